@@ -1,0 +1,1 @@
+"""AWS access (S3, SQS, DynamoDB, EventBridge) behind small interfaces."""

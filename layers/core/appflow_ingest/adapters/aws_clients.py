@@ -1,0 +1,44 @@
+"""boto3 clients with retry configuration, pointed at the local emulator when one is configured."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+class AwsClients:
+    """Lazily created boto3 clients sharing one retry policy and endpoint override."""
+
+    def __init__(self, endpoint_url: str | None = None, *, max_pool_connections: int = 10) -> None:
+        self._endpoint_url = endpoint_url
+        # Standard mode retries throttling and transient errors with jittered backoff; the
+        # conditional-write path relies on it instead of hand-written retry loops.
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 8},
+            max_pool_connections=max(10, max_pool_connections),
+            connect_timeout=5,
+            read_timeout=60,
+        )
+        self._session = boto3.session.Session()
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self._endpoint_url, config=self._config)
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self.client("sqs")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.client("dynamodb")
+
+    @cached_property
+    def events(self) -> Any:
+        return self.client("events")

@@ -1,0 +1,36 @@
+"""Sending chunk messages to the SQS chunk queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from appflow_ingest.domain.chunks import Chunk
+
+_SQS_BATCH = 10
+
+
+class ChunkQueueError(Exception):
+    """Some chunk messages could not be queued."""
+
+
+class SqsChunkQueue:
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def send(self, chunks: Sequence[Chunk]) -> None:
+        """Queue every chunk; entries SQS reports as failed are retried once, then raise."""
+        for first in range(0, len(chunks), _SQS_BATCH):
+            entries = [
+                {"Id": str(i), "MessageBody": chunk.to_json()}
+                for i, chunk in enumerate(chunks[first : first + _SQS_BATCH])
+            ]
+            for _attempt in range(2):
+                response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+                failed = {f["Id"] for f in response.get("Failed", [])}
+                entries = [entry for entry in entries if entry["Id"] in failed]
+                if not entries:
+                    break
+            if entries:
+                raise ChunkQueueError(f"could not queue {len(entries)} chunk messages: {response.get('Failed')}")

@@ -1,0 +1,59 @@
+"""Publishing change events to the downstream EventBridge bus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from appflow_ingest.domain.change_events import ChangeEvent
+
+_PUT_EVENTS_MAX = 10
+
+
+class PublishError(Exception):
+    """EventBridge kept rejecting events; everything from ``first_unpublished`` on must be retried."""
+
+    def __init__(self, first_unpublished: int, reasons: list[str]) -> None:
+        self.first_unpublished = first_unpublished
+        super().__init__(
+            f"events from position {first_unpublished} not accepted by EventBridge: {sorted(set(reasons))[:5]}"
+        )
+
+
+class EventBridgePublisher:
+    def __init__(self, events: Any, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2) -> None:
+        self._events = events
+        self._bus_name = bus_name
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+
+    def publish(self, events: Sequence[ChangeEvent], source: str) -> None:
+        """PutEvents in groups of 10, resending only the entries EventBridge reports as failed.
+
+        Stops at the first group that keeps failing, so the caller can report the stream batch as
+        failed from there and nothing after it is skipped.
+        """
+        for first in range(0, len(events), _PUT_EVENTS_MAX):
+            pending = list(events[first : first + _PUT_EVENTS_MAX])
+            reasons: list[str] = []
+            for attempt in range(self._attempts):
+                if attempt:
+                    time.sleep(self._backoff * 2 ** (attempt - 1))
+                response = self._events.put_events(Entries=[self._entry(e, source) for e in pending])
+                if not response.get("FailedEntryCount"):
+                    pending = []
+                    break
+                results = response["Entries"]
+                reasons = [r.get("ErrorCode", "?") for r in results if r.get("ErrorCode")]
+                pending = [event for event, result in zip(pending, results, strict=True) if result.get("ErrorCode")]
+            if pending:
+                raise PublishError(first, reasons)
+
+    def _entry(self, event: ChangeEvent, source: str) -> dict[str, Any]:
+        return {
+            "EventBusName": self._bus_name,
+            "Source": source,
+            "DetailType": event.detail_type,
+            "Detail": event.detail_json(),
+        }

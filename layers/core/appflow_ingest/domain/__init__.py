@@ -1,0 +1,1 @@
+"""Pure domain logic: runs and is tested without AWS."""

@@ -1,0 +1,48 @@
+"""Which AppFlow output format a file holds, told from configuration or from its first bytes.
+
+AppFlow file names are opaque (often no extension), so the content decides when the flow's
+configuration does not.
+"""
+
+from __future__ import annotations
+
+JSON_LINES = "jsonl"
+JSON_DOCUMENT = "json"  # one top-level JSON array (or object) spanning the file
+CSV = "csv"
+PARQUET = "parquet"
+GZIP_SUFFIX = ".gz"
+
+KNOWN_FORMATS = {JSON_LINES, JSON_DOCUMENT, CSV, PARQUET}
+_ALIASES = {"json": JSON_LINES, "jsonl": JSON_LINES, "ndjson": JSON_LINES, "csv": CSV, "parquet": PARQUET}
+
+SNIFF_BYTES = 4096
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def detect_format(head: bytes, configured: str | None = None) -> str:
+    """Return the format of a file from its first bytes, the flow's configured format breaking ties.
+
+    AppFlow's ``fileType`` JSON means JSON Lines; a file whose first byte is ``[`` is a JSON
+    document (an array) whatever the configuration says. Gzip is not an AppFlow option but is
+    accepted: its format gets a ``.gz`` suffix and the file is read as one stream.
+    """
+    if head.startswith(_GZIP_MAGIC):
+        return (_ALIASES.get(configured or "", JSON_LINES)) + GZIP_SUFFIX
+    if head.startswith(_PARQUET_MAGIC):
+        return PARQUET
+    text = head.removeprefix(_UTF8_BOM).lstrip()
+    if text.startswith(b"["):
+        return JSON_DOCUMENT
+    if text.startswith(b"{"):
+        return JSON_LINES
+    if configured:
+        return _ALIASES.get(configured.lower(), configured.lower())
+    return CSV if text else JSON_LINES
+
+
+def is_splittable(file_format: str) -> bool:
+    """Only JSON Lines can be cut at arbitrary byte offsets and re-aligned on newlines."""
+    return file_format == JSON_LINES

@@ -1,0 +1,57 @@
+"""Salesforce timestamps as comparable instants.
+
+AppFlow writes ``2024-04-16T19:00:00.000+0000`` (REST) or ``2024-04-16T19:00:00.000Z`` (Bulk API
+2.0), so versions are compared as UTC epoch milliseconds, never as strings.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+class InvalidTimestamp(ValueError):
+    """A value that cannot be read as an instant."""
+
+
+_EPOCH_MS_FLOOR = 100_000_000_000  # below this a number is seconds, not milliseconds (year 1973)
+
+
+def to_epoch_millis(value: object) -> int:
+    """Read an ISO-8601 timestamp (any offset, naive = UTC), a datetime, or epoch seconds/millis."""
+    if isinstance(value, bool):
+        raise InvalidTimestamp(f"expected a timestamp, got boolean {value!r}")
+    if isinstance(value, int | float):
+        millis = value if abs(value) >= _EPOCH_MS_FLOOR else value * 1000
+        return int(millis)
+    if isinstance(value, datetime):
+        instant = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _datetime_to_millis(instant)
+    if isinstance(value, str):
+        text = value.strip()
+        # A date alone is not a version: two changes on one day would compare equal.
+        if len(text) <= 10:
+            raise InvalidTimestamp(f"expected an ISO-8601 date-time like 2024-04-16T19:00:00.000Z, got {value!r}")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidTimestamp(
+                f"expected an ISO-8601 date-time like 2024-04-16T19:00:00.000Z, got {value!r}"
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return _datetime_to_millis(parsed)
+    raise InvalidTimestamp(f"expected a timestamp, got {type(value).__name__} {value!r}")
+
+
+def _datetime_to_millis(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_iso(epoch_millis: int) -> str:
+    """Fixed-width ISO-8601 UTC with milliseconds: ``2024-04-16T19:00:00.000Z``."""
+    instant = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_millis % 1000:03d}Z"

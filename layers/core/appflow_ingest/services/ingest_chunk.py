@@ -1,0 +1,170 @@
+"""Ingest one chunk: decode its records, check them, write them newest-wins, quarantine the rest.
+
+Every record read ends in exactly one of three counts: written, stale (equal or older than what
+is stored), or quarantined (with the file, byte offset, field and expectation). An invocation
+running out of time stops at a line boundary and hands the rest of its range to a new message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from appflow_ingest.adapters.entity_store import WriteOutcome
+from appflow_ingest.adapters.landing_objects import ObjectChanged
+from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.decoding import Undecodable
+from appflow_ingest.domain.quarantine import rejected_line, rejected_record
+from appflow_ingest.domain.records import (
+    ObjectConfig,
+    RecordRejected,
+    RecordVersion,
+    newest_per_key,
+    to_record_version,
+)
+from appflow_ingest.observability import logger, metrics
+from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk
+
+
+class EntityStore(Protocol):
+    def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome: ...
+
+
+class Quarantine(Protocol):
+    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str: ...
+
+
+class ChunkQueue(Protocol):
+    def send(self, chunks: list[Chunk]) -> None: ...
+
+
+class RecordRules(Protocol):
+    """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
+
+    def apply(self, version: RecordVersion) -> RecordVersion: ...
+
+
+@dataclass
+class ChunkReport:
+    chunk: str
+    read: int = 0
+    written: int = 0
+    stale: int = 0
+    quarantined: int = 0
+    quarantine: str | None = None
+    handed_over_at: int | None = None
+    superseded: bool = False  # the object was replaced after planning; its new version is planned anew
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ChunkIngester:
+    def __init__(
+        self,
+        objects: ChunkBytes,
+        store: EntityStore,
+        quarantine: Quarantine,
+        queue: ChunkQueue,
+        objects_by_flow: Mapping[str, ObjectConfig],
+        rules: RecordRules | None = None,
+        *,
+        batch_size: int = 1000,
+        handover_margin_ms: int = 30_000,
+    ) -> None:
+        self._objects = objects
+        self._store = store
+        self._quarantine = quarantine
+        self._queue = queue
+        self._objects_by_flow = objects_by_flow
+        self._rules = rules
+        self._batch_size = batch_size
+        self._handover_margin_ms = handover_margin_ms
+
+    def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
+        report = ChunkReport(chunk=chunk.id)
+        rejects: list[dict[str, Any]] = []
+        try:
+            self._ingest(chunk, remaining_ms, report, rejects)
+        except ObjectChanged as changed:
+            report.superseded = True
+            logger.warning("chunk superseded", extra={"chunk": chunk.id, "reason": str(changed)})
+        if rejects:
+            report.quarantine = self._quarantine.put(chunk, rejects)
+            report.quarantined = len(rejects)
+            logger.warning(
+                "records quarantined",
+                extra={
+                    "chunk": chunk.id,
+                    "count": len(rejects),
+                    "location": report.quarantine,
+                    "first_reason": rejects[0]["reason"],
+                },
+            )
+        self._emit(report)
+        return report
+
+    def _ingest(
+        self,
+        chunk: Chunk,
+        remaining_ms: Callable[[], int] | None,
+        report: ChunkReport,
+        rejects: list[dict[str, Any]],
+    ) -> None:
+        config = self._objects_by_flow.get(chunk.landing.flow_name or "")
+        batch: list[RecordVersion] = []
+        previous_offset = -1
+        for item in read_chunk(chunk, self._objects):
+            at_new_line = item.offset > previous_offset
+            previous_offset = item.offset
+            if not batch and at_new_line and item.offset > chunk.start and self._out_of_time(remaining_ms):
+                self._hand_over(chunk, item.offset, report)
+                return
+            report.read += 1
+            if isinstance(item, Undecodable):
+                rejects.append(rejected_line(chunk, item.offset, item.raw, item.reason))
+                continue
+            try:
+                version = to_record_version(item.record, config)
+                if self._rules is not None:
+                    version = self._rules.apply(version)
+            except RecordRejected as error:
+                rejects.append(rejected_record(chunk, item.offset, item.record, error))
+                continue
+            batch.append(version)
+            if len(batch) >= self._batch_size:
+                self._write(batch, chunk, report)
+                batch = []
+        if batch:
+            self._write(batch, chunk, report)
+
+    def _out_of_time(self, remaining_ms: Callable[[], int] | None) -> bool:
+        return remaining_ms is not None and remaining_ms() < self._handover_margin_ms
+
+    def _hand_over(self, chunk: Chunk, offset: int, report: ChunkReport) -> None:
+        """Queue the rest of the range from a line boundary; this invocation reports success for its part."""
+        self._queue.send([chunk.remainder_from(offset)])
+        report.handed_over_at = offset
+        logger.info("chunk handed over", extra={"chunk": chunk.id, "offset": offset})
+
+    def _write(self, batch: list[RecordVersion], chunk: Chunk, report: ChunkReport) -> None:
+        newest, superseded_in_batch = newest_per_key(batch)
+        outcome = self._store.write_newest(newest, source=chunk.uri)
+        report.written += outcome.written
+        report.stale += outcome.stale + superseded_in_batch
+
+    @staticmethod
+    def _emit(report: ChunkReport) -> None:
+        for name, value in (
+            ("RecordsRead", report.read),
+            ("RecordsWritten", report.written),
+            ("RecordsStale", report.stale),
+            ("RecordsQuarantined", report.quarantined),
+            ("ChunksHandedOver", int(report.handed_over_at is not None)),
+            ("ChunksSuperseded", int(report.superseded)),
+        ):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        logger.info("chunk ingested", extra=report.as_dict())

@@ -1,0 +1,93 @@
+"""Configuration from environment variables (declared in template.yaml), parsed once per cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from appflow_ingest.domain.records import ObjectConfig
+
+
+class ConfigurationError(ValueError):
+    """An environment variable is missing or malformed."""
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is required (declared in template.yaml)")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name}: expected an integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigurationError(f"environment variable {name}: expected a positive integer, got {value}")
+    return value
+
+
+def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str]]:
+    """Parse FLOW_OBJECTS: ``{"flow": {"object": "Account", "id_field": ..., "version_field": ..., "format": ...}}``."""
+    try:
+        document = orjson.loads(raw or "{}")
+    except orjson.JSONDecodeError as error:
+        raise ConfigurationError(f"FLOW_OBJECTS is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigurationError("FLOW_OBJECTS: expected a JSON object mapping flow name to object settings")
+    objects: dict[str, ObjectConfig] = {}
+    formats: dict[str, str] = {}
+    for flow, spec in document.items():
+        if isinstance(spec, str):
+            spec = {"object": spec}
+        if not isinstance(spec, dict) or not spec.get("object"):
+            raise ConfigurationError(f'FLOW_OBJECTS[{flow!r}]: expected {{"object": "<SalesforceObject>", ...}}')
+        objects[flow] = ObjectConfig(
+            object=spec["object"],
+            id_field=spec.get("id_field", "Id"),
+            version_field=spec.get("version_field", "LastModifiedDate"),
+        )
+        if spec.get("format"):
+            formats[flow] = str(spec["format"]).lower()
+    return objects, formats
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the functions read from their environment."""
+
+    entity_table: str
+    chunk_queue_url: str
+    quarantine_bucket: str
+    event_bus_name: str
+    landing_bucket: str = ""
+    event_source_name: str = "appflow-ingest"
+    chunk_size_bytes: int = 16 * 1024 * 1024
+    write_concurrency: int = 32
+    endpoint_url: str | None = None
+    flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
+    flow_formats: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        flow_objects, flow_formats = parse_flow_objects(env.get("FLOW_OBJECTS", "{}"))
+        return cls(
+            entity_table=_require(env, "ENTITY_TABLE"),
+            chunk_queue_url=_require(env, "CHUNK_QUEUE_URL"),
+            quarantine_bucket=_require(env, "QUARANTINE_BUCKET"),
+            event_bus_name=_require(env, "EVENT_BUS_NAME"),
+            landing_bucket=env.get("LANDING_BUCKET", ""),
+            event_source_name=env.get("EVENT_SOURCE_NAME") or "appflow-ingest",
+            chunk_size_bytes=_int(env, "CHUNK_SIZE_BYTES", 16 * 1024 * 1024),
+            write_concurrency=_int(env, "WRITE_CONCURRENCY", 32),
+            endpoint_url=env.get("AWS_ENDPOINT_OVERRIDE") or None,
+            flow_objects=flow_objects,
+            flow_formats=flow_formats,
+        )
