@@ -1,0 +1,107 @@
+"""Fixtures for tests of the core services against moto's server over HTTP (no in-process mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template_resource(logical_id: str) -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][logical_id]["Properties"]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngestTests")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class CoreStack:
+    """The resources the core services talk to, named uniquely per test."""
+
+    endpoint: str
+    landing_bucket: str
+    quarantine_bucket: str
+    chunk_queue_url: str
+    entity_table: str
+    bus_name: str
+    tap_queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def received_events(self) -> list[dict[str, Any]]:
+        """Everything delivered to a consumer of the downstream bus so far (drains the tap)."""
+        sqs, events = self.client("sqs"), []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.tap_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return events
+            for message in batch:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.tap_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def chunk_messages(self) -> list[str]:
+        sqs, bodies = self.client("sqs"), []
+        while batch := sqs.receive_message(QueueUrl=self.chunk_queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in batch:
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=self.chunk_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+
+@pytest.fixture
+def core_stack(moto_endpoint) -> CoreStack:
+    suffix = uuid.uuid4().hex[:8]
+    session = boto3.session.Session(region_name="us-east-1")
+    s3 = session.client("s3", endpoint_url=moto_endpoint)
+    sqs = session.client("sqs", endpoint_url=moto_endpoint)
+    ddb = session.client("dynamodb", endpoint_url=moto_endpoint)
+    events = session.client("events", endpoint_url=moto_endpoint)
+
+    landing, quarantine = f"landing-{suffix}", f"quarantine-{suffix}"
+    s3.create_bucket(Bucket=landing)
+    s3.create_bucket(Bucket=quarantine)
+    chunk_queue = sqs.create_queue(QueueName=f"chunks-{suffix}")["QueueUrl"]
+    table = template_resource("EntityTable")
+    ddb.create_table(
+        TableName=f"entities-{suffix}",
+        BillingMode=table["BillingMode"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        KeySchema=table["KeySchema"],
+        StreamSpecification={"StreamEnabled": True, **table["StreamSpecification"]},
+    )
+    bus = f"downstream-{suffix}"
+    events.create_event_bus(Name=bus)
+    tap = sqs.create_queue(QueueName=f"tap-{suffix}")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"tap-{suffix}", EventBusName=bus, EventPattern=json.dumps({"source": ["appflow-ingest"]}))
+    events.put_targets(Rule=f"tap-{suffix}", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+    return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap)

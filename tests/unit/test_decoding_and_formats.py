@@ -1,0 +1,40 @@
+import pytest
+
+from appflow_ingest.domain.decoding import Decoded, Undecodable, decode_json_document, decode_json_lines
+from appflow_ingest.domain.formats import detect_format
+
+
+def test_json_lines_keep_offsets_and_report_what_does_not_parse():
+    lines = [
+        (0, b'\xef\xbb\xbf{"Id":"1"}\r'),
+        (12, b""),
+        (13, b"   "),
+        (17, b'{"Id":'),
+        (24, b'[{"Id":"2"},{"Id":"3"}]'),
+    ]
+    items = list(decode_json_lines(lines))
+    assert items[0] == Decoded(0, {"Id": "1"})
+    assert isinstance(items[1], Undecodable) and items[1].offset == 17 and "expected one JSON object" in items[1].reason
+    assert items[2:] == [Decoded(24, {"Id": "2"}), Decoded(24, {"Id": "3"})]
+
+
+def test_a_json_document_yields_its_elements():
+    assert list(decode_json_document(0, b'[{"a":1},{"a":2}]')) == [Decoded(0, {"a": 1}), Decoded(0, {"a": 2})]
+    assert isinstance(next(decode_json_document(0, b"[{")), Undecodable)
+
+
+@pytest.mark.parametrize(
+    ("head", "configured", "expected"),
+    [
+        (b'{"Id":"1"}\n', None, "jsonl"),
+        (b'{"Id":"1"}\n', "json", "jsonl"),
+        (b'  [\n {"Id":"1"}', "json", "json"),
+        (b"PAR1\x15\x04", None, "parquet"),
+        (b"\x1f\x8b\x08\x00", None, "jsonl.gz"),
+        (b"Id,Name\n1,Acme\n", None, "csv"),
+        (b'"Id","Name"\n', "csv", "csv"),
+        (b'\xef\xbb\xbf{"Id":"1"}', None, "jsonl"),
+    ],
+)
+def test_format_is_told_from_content_first(head, configured, expected):
+    assert detect_format(head, configured) == expected

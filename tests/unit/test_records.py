@@ -1,0 +1,77 @@
+import pytest
+
+from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion, newest_per_key, to_record_version
+
+ACCOUNT = ObjectConfig("Account")
+
+
+def account(**fields):
+    return {"Id": "0015g00000AbCdEAAZ", "LastModifiedDate": "2021-03-01T10:00:00.000+0000", **fields}
+
+
+def test_a_configured_flow_names_the_object():
+    version = to_record_version(account(Name="Acme"), ACCOUNT)
+    assert (version.object, version.id, version.deleted) == ("Account", "0015g00000AbCdEAAZ", False)
+    assert version.version_iso == "2021-03-01T10:00:00.000Z"
+    assert version.record["Name"] == "Acme"
+
+
+def test_without_configuration_the_object_comes_from_attributes_and_attributes_are_not_stored():
+    record = account(attributes={"type": "Contact", "url": "/services/data/v58.0/sobjects/Contact/1"})
+    version = to_record_version(record, None)
+    assert version.object == "Contact"
+    assert "attributes" not in version.record
+    assert "attributes" in record  # the source record is left as it was, for quarantine
+
+
+def test_an_object_that_cannot_be_told_is_rejected_not_guessed():
+    with pytest.raises(RecordRejected) as rejected:
+        to_record_version(account(), None)
+    assert rejected.value.field == "attributes.type"
+
+
+@pytest.mark.parametrize("bad_id", [None, "", "  ", {"a": 1}])
+def test_a_record_without_id_is_rejected_naming_the_field(bad_id):
+    with pytest.raises(RecordRejected, match="'Id'"):
+        to_record_version(account(Id=bad_id), ACCOUNT)
+
+
+@pytest.mark.parametrize("bad_version", [None, "", "not a date", "2021-03-01"])
+def test_a_record_without_a_readable_version_is_rejected(bad_version):
+    with pytest.raises(RecordRejected) as rejected:
+        to_record_version(account(LastModifiedDate=bad_version), ACCOUNT)
+    assert rejected.value.field == "LastModifiedDate"
+    assert "expected" in str(rejected.value)
+
+
+def test_custom_id_and_version_fields():
+    config = ObjectConfig("Thing__c", id_field="External_Id__c", version_field="SystemModstamp")
+    version = to_record_version({"External_Id__c": 42, "SystemModstamp": "2021-03-01T10:00:00Z"}, config)
+    assert (version.id, version.version) == ("42", 1614592800000)
+
+
+@pytest.mark.parametrize(
+    ("value", "deleted"),
+    [(True, True), ("true", True), ("TRUE", True), (False, False), ("false", False), ("", False), (None, False)],
+)
+def test_is_deleted_in_json_and_string_forms(value, deleted):
+    assert to_record_version(account(IsDeleted=value), ACCOUNT).deleted is deleted
+
+
+def test_is_deleted_garbage_is_rejected():
+    with pytest.raises(RecordRejected, match="IsDeleted"):
+        to_record_version(account(IsDeleted="maybe"), ACCOUNT)
+
+
+def test_a_non_object_is_rejected():
+    with pytest.raises(RecordRejected, match="JSON object"):
+        to_record_version([1, 2], ACCOUNT)
+
+
+def test_newest_per_key_keeps_the_newest_version_of_each_record():
+    def v(record_id, version):
+        return RecordVersion("Account", record_id, version, False, {"v": version})
+
+    kept, dropped = newest_per_key([v("a", 1), v("b", 5), v("a", 3), v("a", 2), v("b", 5)])
+    assert sorted((k.id, k.version) for k in kept) == [("a", 3), ("b", 5)]
+    assert dropped == 3
