@@ -37,20 +37,42 @@ format: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# SAM CLI pins its own boto3 and cfn-lint: it lives in its own virtual environment. `sam build`
-# for python3.13 needs a python3.13 on PATH (pyenv has one on these machines).
+# SAM CLI pins its own boto3 and cfn-lint: it lives in its own virtual environment, at a pinned
+# version so that `sam validate --lint` judges the template the same way on every machine.
+SAM_CLI_VERSION ?= 1.170.0
+
 $(SAM):
 	$(PYTHON) -m venv $(SAMVENV)
 	$(SAMVENV)/bin/pip install --quiet --upgrade pip
-	$(SAMVENV)/bin/pip install --quiet aws-sam-cli
+	$(SAMVENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
 
+# `sam build` for a python3.13 runtime runs the first `python3.13` on PATH. Find a real one (a pyenv
+# shim that resolves to no installed 3.13 does not count): PATH, then `pyenv root`, $$PYENV_ROOT,
+# ~/.pyenv and /root/.pyenv. Set PY313_DIR=/some/bin to choose one.
+PY313_CANDIDATES = "$$(command -v python3.13)" \
+	"$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 \
+	"$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 \
+	/root/.pyenv/versions/3.13*/bin/python3.13
+PY313_DIR ?= $(shell for p in $(PY313_CANDIDATES); do \
+	[ -x "$$p" ] && "$$p" -c 'import sys, pip; assert sys.version_info[:2] == (3, 13); print(sys.executable)' \
+	2>/dev/null && break; done | head -n 1 | xargs -r dirname)
+
+# Reads samconfig.toml ([default.validate.parameters] lint = true, [default.build.parameters]).
 sam-validate: $(SAM)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
 
 sam-build: $(SAM)
-	PATH="$(CURDIR)/$(SAMVENV)/bin:$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.13.0/bin:$$PATH" $(SAM) build
+	@test -n "$(PY313_DIR)" || { echo "sam-build: no python3.13 found (PATH, pyenv, /root/.pyenv);" \
+	  "install one (pyenv install 3.13) or set PY313_DIR" >&2; exit 1; }
+	PATH="$(PY313_DIR):$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(SAM) build
 
-ci: lint test sam-validate sam-build
+# Unzipped size of each function with its layers against Lambda's 250 MB (fails above it).
+sam-sizes: sam-build
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/package_sizes.py
+
+# What CI runs (tests, template lint, build, package sizes), with each step timed.
+ci:
+	bash .ci/run
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam
