@@ -7,8 +7,10 @@ input (quarantined with reasons, the rest ingested) and publishing (one event pe
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 
@@ -222,3 +224,17 @@ def test_an_object_overwritten_after_its_notification_is_not_mixed(pipeline):
     s3.put_object(Bucket=bucket, Key=key, Body=b'{"Id":"B","LastModifiedDate":"2024-01-01T00:00:00Z"}\n')
     plan = pipeline.planner.plan(LandedObject(bucket, key, 52, first["ETag"]))
     assert plan.skipped and "changed since notified" in plan.skipped
+
+
+def test_published_events_follow_the_documented_contract(pipeline):
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "record-changed.schema.json").read_text())
+    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z"), account("B", "2024-01-01T00:00:00Z")])
+    pipeline.land("f2", [account("A", "2024-01-02T00:00:00+0000", IsDeleted=True, attributes={"type": "Account"})])
+    events = pipeline.stack.received_events()
+    assert len(events) == 3
+    for event in events:
+        jsonschema.validate(event, schema)
+    delete = next(e for e in events if e["detail"]["change"] == "DELETE")
+    assert delete["detail"]["event_id"] == "Account:A:1704153600000:DELETE"
+    assert delete["detail"]["previous_version"] == "2024-01-01T00:00:00.000Z"
+    assert "attributes" not in delete["detail"]["record"]
