@@ -21,7 +21,13 @@ def test_without_configuration_the_object_comes_from_attributes_and_attributes_a
     version = to_record_version(record, None)
     assert version.object == "Contact"
     assert "attributes" not in version.record
-    assert "attributes" in record  # the source record is left as it was, for quarantine
+
+
+def test_a_rejected_record_keeps_its_attributes_for_quarantine():
+    record = {"attributes": {"type": "Contact"}, "Id": "003"}
+    with pytest.raises(RecordRejected):
+        to_record_version(record, None)
+    assert record["attributes"] == {"type": "Contact"}
 
 
 def test_an_object_that_cannot_be_told_is_rejected_not_guessed():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
@@ -31,9 +31,8 @@ class RecordRejected(ValueError):
         super().__init__(f"{where}expected {expected}" + ("" if got is None else f", got {got!r}"))
 
 
-@dataclass(frozen=True, slots=True)
-class RecordVersion:
-    """One version of one record: the unit of the newest-wins write."""
+class RecordVersion(NamedTuple):
+    """One version of one record: the unit of the newest-wins write (a tuple: cheap on the hot path)."""
 
     object: str
     id: str
@@ -78,11 +77,18 @@ def to_record_version(record: Any, config: ObjectConfig | None) -> RecordVersion
     """
     if not isinstance(record, dict):
         raise RecordRejected(None, "a JSON object per record", type(record).__name__)
-    fields = config or DEFAULT_FIELDS
-    attributes = record.get("attributes")
-    if attributes is not None:
-        # Salesforce's envelope (type, url) is not part of the record; the object name is kept apart.
-        record = {name: value for name, value in record.items() if name != "attributes"}
+    # Salesforce's envelope (type, url) is not part of the record; it goes back on rejection so the
+    # quarantine shows the record as it arrived.
+    attributes = record.pop("attributes", None)
+    try:
+        return _to_record_version(record, config or DEFAULT_FIELDS, attributes)
+    except RecordRejected:
+        if attributes is not None:
+            record["attributes"] = attributes
+        raise
+
+
+def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes: Any) -> RecordVersion:
     object_name = fields.object
     if not object_name:
         object_name = attributes.get("type") if isinstance(attributes, dict) else None
@@ -93,10 +99,11 @@ def to_record_version(record: Any, config: ObjectConfig | None) -> RecordVersion
             )
 
     raw_id = record.get(fields.id_field)
-    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-        raw_id = str(raw_id)
-    if not isinstance(raw_id, str) or not raw_id.strip():
-        raise RecordRejected(fields.id_field, "a non-empty record id", raw_id)
+    if type(raw_id) is not str:  # exact type checks: this runs once per record
+        raw_id = str(raw_id) if type(raw_id) is int else ""
+    raw_id = raw_id.strip()
+    if not raw_id:
+        raise RecordRejected(fields.id_field, "a non-empty record id", record.get(fields.id_field))
 
     raw_version = record.get(fields.version_field)
     if raw_version is None or raw_version == "":
@@ -106,13 +113,10 @@ def to_record_version(record: Any, config: ObjectConfig | None) -> RecordVersion
     except InvalidTimestamp as error:
         raise RecordRejected(fields.version_field, str(error).removeprefix("expected "), None) from None
 
-    return RecordVersion(
-        object=object_name,
-        id=raw_id.strip(),
-        version=version,
-        deleted=_is_deleted(record.get("IsDeleted")),
-        record=record,
-    )
+    deleted = record.get("IsDeleted")
+    if deleted is not False and deleted is not None:
+        deleted = _is_deleted(deleted)
+    return RecordVersion(object_name, raw_id, version, bool(deleted), record)
 
 
 def newest_per_key(versions: list[RecordVersion]) -> tuple[list[RecordVersion], int]:
@@ -121,9 +125,10 @@ def newest_per_key(versions: list[RecordVersion]) -> tuple[list[RecordVersion], 
     The dropped ones would lose the conditional write anyway; skipping them saves requests and
     keeps concurrent writers of one batch from racing on the same item.
     """
-    newest: dict[str, RecordVersion] = {}
+    newest: dict[tuple[str, str], RecordVersion] = {}
     for version in versions:
-        current = newest.get(version.key)
+        key = (version.object, version.id)
+        current = newest.get(key)
         if current is None or version.version > current.version:
-            newest[version.key] = version
+            newest[key] = version
     return list(newest.values()), len(versions) - len(newest)

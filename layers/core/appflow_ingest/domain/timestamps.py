@@ -6,7 +6,7 @@ AppFlow writes ``2024-04-16T19:00:00.000+0000`` (REST) or ``2024-04-16T19:00:00.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 class InvalidTimestamp(ValueError):
@@ -18,6 +18,16 @@ _EPOCH_MS_FLOOR = 100_000_000_000  # below this a number is seconds, not millise
 
 def to_epoch_millis(value: object) -> int:
     """Read an ISO-8601 timestamp (any offset, naive = UTC), a datetime, or epoch seconds/millis."""
+    if type(value) is str and len(value) > 10:
+        # The common case first: fromisoformat reads both Salesforce forms (+0000 and Z).
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return (parsed - _EPOCH) // _MILLISECOND
     if isinstance(value, bool):
         raise InvalidTimestamp(f"expected a timestamp, got boolean {value!r}")
     if isinstance(value, int | float):
@@ -44,11 +54,11 @@ def to_epoch_millis(value: object) -> int:
 
 
 def _datetime_to_millis(instant: datetime) -> int:
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (instant - _EPOCH) // _MILLISECOND  # exact integer arithmetic, floors sub-millisecond digits
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def to_iso(epoch_millis: int) -> str:
