@@ -6,6 +6,7 @@ input (quarantined with reasons, the rest ingested) and publishing (one event pe
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,16 @@ def test_published_events_follow_the_documented_contract(pipeline):
     assert delete["detail"]["event_id"] == "Account:A:1704153600000:DELETE"
     assert delete["detail"]["previous_version"] == "2024-01-01T00:00:00.000Z"
     assert "attributes" not in delete["detail"]["record"]
+
+
+def test_a_gzipped_file_is_read_as_one_stream(pipeline):
+    records = [account(f"G{i}", "2024-01-01T00:00:00Z") for i in range(50)]
+    body = gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records) + b"not json\n")
+    pipeline.land("part.gz", [], raw=body)
+    assert pipeline.totals() == {"read": 51, "written": 50, "stale": 0, "quarantined": 1}
+
+
+def test_a_single_json_array_is_accepted(pipeline):
+    body = orjson.dumps([account("J1", "2024-01-01T00:00:00Z"), account("J2", "2024-01-01T00:00:00Z")])
+    pipeline.land("array", [], raw=b"  " + body)  # no trailing newline either
+    assert pipeline.totals() == {"read": 2, "written": 2, "stale": 0, "quarantined": 0}
