@@ -32,8 +32,21 @@ def test_a_rejected_record_keeps_its_attributes_for_quarantine():
 
 def test_an_object_that_cannot_be_told_is_rejected_not_guessed():
     with pytest.raises(RecordRejected) as rejected:
-        to_record_version(account(), None)
+        to_record_version(account(Id="a0B5g00000XyZabEAB"), None)  # a custom object's org-specific prefix
     assert rejected.value.field == "attributes.type"
+
+
+@pytest.mark.parametrize(
+    ("record_id", "object_name"),
+    [("0015g00000AbCdEAAZ", "Account"), ("0065g00000AbCdE", "Opportunity"), ("00Q5g00000AbCdEAAZ", "Lead")],
+)
+def test_without_configuration_a_standard_object_is_told_by_its_id_prefix(record_id, object_name):
+    assert to_record_version(account(Id=record_id), None).object == object_name
+
+
+def test_configuration_and_attributes_take_precedence_over_the_id_prefix():
+    assert to_record_version(account(attributes={"type": "Partner__c"}), None).object == "Partner__c"
+    assert to_record_version(account(), ObjectConfig("Thing__c")).object == "Thing__c"
 
 
 @pytest.mark.parametrize("bad_id", [None, "", "  ", {"a": 1}])

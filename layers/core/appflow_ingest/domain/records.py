@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from appflow_ingest.domain.salesforce_ids import standard_object_for_id
 from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
 
@@ -89,21 +90,14 @@ def to_record_version(record: Any, config: ObjectConfig | None) -> RecordVersion
 
 
 def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes: Any) -> RecordVersion:
-    object_name = fields.object
-    if not object_name:
-        object_name = attributes.get("type") if isinstance(attributes, dict) else None
-        if not object_name or not isinstance(object_name, str):
-            raise RecordRejected(
-                "attributes.type",
-                "the Salesforce object name (configure the flow in FLOW_OBJECTS, or records carrying attributes.type)",
-            )
-
     raw_id = record.get(fields.id_field)
     if type(raw_id) is not str:  # exact type checks: this runs once per record
         raw_id = str(raw_id) if type(raw_id) is int else ""
     raw_id = raw_id.strip()
     if not raw_id:
         raise RecordRejected(fields.id_field, "a non-empty record id", record.get(fields.id_field))
+
+    object_name = fields.object or _object_from_record(attributes, raw_id)
 
     raw_version = record.get(fields.version_field)
     if raw_version is None or raw_version == "":
@@ -117,6 +111,21 @@ def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes:
     if deleted is not False and deleted is not None:
         deleted = _is_deleted(deleted)
     return RecordVersion(object_name, raw_id, version, bool(deleted), record)
+
+
+def _object_from_record(attributes: Any, record_id: str) -> str:
+    """Without configuration: Salesforce's own ``attributes.type``, else a standard object's id prefix."""
+    object_name = attributes.get("type") if isinstance(attributes, dict) else None
+    if isinstance(object_name, str) and object_name:
+        return object_name
+    object_name = standard_object_for_id(record_id)
+    if object_name:
+        return object_name
+    raise RecordRejected(
+        "attributes.type",
+        "the Salesforce object name: configure the flow in FLOW_OBJECTS, or deliver records with "
+        "attributes.type or a standard object's Salesforce Id",
+    )
 
 
 def newest_per_key(versions: list[RecordVersion]) -> tuple[list[RecordVersion], int]:
