@@ -1,0 +1,67 @@
+"""Read back what a run left behind: the stored records and the events consumers received."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from appflow_local.emulator import Emulator
+from appflow_local.stack import StackDescription
+from appflow_local.template import TemplateError
+
+ENTITY_TABLE = "EntityTable"
+
+
+def entity_table(stack: StackDescription, logical_id: str | None = None) -> str:
+    """The table to read: the one named, else ``EntityTable``, else the stack's only table."""
+    tables = [lid for lid, attrs in stack.resources.items() if attrs.get("Type") == "AWS::DynamoDB::Table"]
+    chosen = logical_id or (ENTITY_TABLE if ENTITY_TABLE in tables else tables[0] if len(tables) == 1 else None)
+    if chosen not in tables:
+        raise TemplateError(f"which table? the stack has {', '.join(tables) or 'none'}")
+    return str(stack.attribute(chosen))
+
+
+def _iso_from_millis(value: str) -> str:
+    millis = int(value)
+    instant = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+def stored_record(item: dict[str, Any]) -> dict[str, Any]:
+    """One entity item as ``{"object", "id", "version", "deleted", "record"}`` (version in ISO-8601 UTC)."""
+    version = item.get("version_iso", {}).get("S") or (
+        _iso_from_millis(item["version"]["N"]) if "version" in item else None)
+    record = item.get("record", {}).get("S")
+    return {
+        "object": item.get("object", {}).get("S"),
+        "id": item.get("record_id", {}).get("S"),
+        "version": version,
+        "deleted": item.get("deleted", {}).get("BOOL", False),
+        "record": json.loads(record) if record else None,
+    }
+
+
+def stored_records(emulator: Emulator, stack: StackDescription, table: str | None = None) -> list[dict[str, Any]]:
+    """Every item of the entity table, sorted by object and id."""
+    items: list[dict[str, Any]] = []
+    for page in emulator.dynamodb.get_paginator("scan").paginate(TableName=entity_table(stack, table)):
+        items.extend(stored_record(item) for item in page["Items"])
+    return sorted(items, key=lambda r: (r["object"] or "", r["id"] or ""))
+
+
+def published_events(emulator: Emulator, stack: StackDescription) -> list[dict[str, Any]]:
+    """Every event the stack's buses delivered to a consumer matching the stack's source, in order."""
+    entries: list[tuple[int, int, dict[str, Any]]] = []
+    for tap in stack.taps:
+        for position, (timestamp, message) in enumerate(_log_messages(emulator, tap.log_group)):
+            entries.append((timestamp, position, json.loads(message)))
+    # Stable: events of one millisecond keep the order the log group recorded them in.
+    return [event for _, _, event in sorted(entries, key=lambda e: (e[0], e[1]))]
+
+
+def _log_messages(emulator: Emulator, log_group: str) -> Iterator[tuple[int, str]]:
+    for page in emulator.logs.get_paginator("filter_log_events").paginate(logGroupName=log_group):
+        for event in page["events"]:
+            yield event["timestamp"], event["message"]

@@ -1,0 +1,393 @@
+"""A realistic AppFlow run of Salesforce Accounts and Opportunities, and what it must produce.
+
+``generate_run`` builds the files AppFlow would land for two flows over two runs each: a full
+load (REST API formatting, ``+0000`` timestamps, ``attributes`` envelopes) and an incremental run
+(Bulk API 2.0 formatting: ``Z`` timestamps, numbers as strings) with updated versions, a deleted
+record, exact duplicates from overlapping windows, the same instant written in the other form,
+and a few lines that must be quarantined. Files land out of order (a newer run first), under
+AppFlow's real key layouts: the legacy ``<flow>/<execution-id>/<file>`` and the date-folder
+layout with partition folders whose names contain spaces.
+
+``expected_outcome`` is the deliberately simple model the pipeline is checked against: replay
+the files in landing order, keep the newest version of each record, count one change per
+version that beat the stored one. It shares no code with the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+ACCOUNT_FLOW = "salesforce-account"
+OPPORTUNITY_FLOW = "salesforce-opportunity"
+FLOW_OBJECTS: dict[str, dict[str, str]] = {
+    ACCOUNT_FLOW: {"object": "Account", "id_field": "Id", "version_field": "LastModifiedDate"},
+    OPPORTUNITY_FLOW: {"object": "Opportunity", "id_field": "Id", "version_field": "LastModifiedDate"},
+}
+
+_INDUSTRIES = ["Technology", "Manufacturing", "Healthcare", "Retail", "Finance", "Energy", "Education",
+               "Media", "Transportation", "Hospitality", None]
+_CITIES = ["San Francisco", "New York", "Chicago", "Austin", "Seattle", "Boston", "London", "Paris",
+           "Berlin", "Sydney", "Toronto", "Singapore", None]
+_NAME_PARTS = (["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Vandelay",
+                "Cyberdyne", "Soylent", "Tyrell", "Aperture", "Massive", "Pied Piper", "Dunder"],
+               ["Corp", "Industries", "Holdings", "Labs", "Systems", "Group", "Partners", "Logistics"])
+# Stages become partition folder names (``StageName=Closed Won/``), so none with a "/" here.
+_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Perception Analysis",
+           "Closed Won", "Closed Lost"]
+_FULL_LOAD_TIME = datetime(2024, 4, 15, 6, 0, tzinfo=UTC)
+_INCREMENTAL_TIME = datetime(2024, 4, 16, 6, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------------------ files
+@dataclass(frozen=True)
+class LandedFile:
+    """One file of an AppFlow run: where it lands (key) and its bytes."""
+
+    flow: str
+    key: str
+    body: bytes
+
+    @property
+    def lines(self) -> int:
+        return self.body.count(b"\n")
+
+
+@dataclass
+class AppFlowRun:
+    """The files of a run in the order they land in the bucket."""
+
+    files: list[LandedFile]
+    flow_objects: dict[str, dict[str, str]] = field(default_factory=lambda: dict(FLOW_OBJECTS))
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(f.body) for f in self.files)
+
+    @property
+    def total_lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+
+def salesforce_id(key_prefix: str, number: int) -> str:
+    """An 18-character Salesforce id: 15-character id plus Salesforce's case-safe checksum."""
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    digits = ""
+    while len(digits) < 10:
+        number, remainder = divmod(number, 62)
+        digits = alphabet[remainder] + digits
+    short = f"{key_prefix}5g00000{digits[-5:]}"
+    suffix = ""
+    for block in range(3):
+        chunk = short[block * 5:block * 5 + 5]
+        bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
+        suffix += "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[bits]
+    return short + suffix
+
+
+def rest_time(instant: datetime) -> str:
+    """REST API form: ``2024-04-16T19:00:00.000+0000``."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}+0000"
+
+
+def bulk_time(instant: datetime) -> str:
+    """Bulk API 2.0 form: ``2024-04-16T19:00:00.000Z``."""
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"
+
+
+def _bulk_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Bulk API 2.0 writes numbers as strings and empty values as ``""``."""
+    converted = {}
+    for name, value in record.items():
+        if isinstance(value, bool) or name == "attributes":
+            converted[name] = value
+        elif isinstance(value, (int, float)):
+            converted[name] = f"{float(value)}"
+        elif value is None:
+            converted[name] = ""
+        else:
+            converted[name] = value
+    converted.pop("attributes", None)
+    return converted
+
+
+def _jsonl(records: Iterable[Any]) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records)
+
+
+def _opaque_name(rng: random.Random) -> str:
+    # AppFlow's data file names are opaque and have no extension.
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+# ------------------------------------------------------------------------------------------ records
+def _account(rng: random.Random, number: int, modified: datetime, users: Sequence[str]) -> dict[str, Any]:
+    record_id = salesforce_id("001", number)
+    record: dict[str, Any] = {
+        "Id": record_id,
+        "IsDeleted": False,
+        "Name": f"{rng.choice(_NAME_PARTS[0])} {rng.choice(_NAME_PARTS[1])} {number}",
+        "Type": rng.choice(["Customer - Direct", "Customer - Channel", "Prospect", "Partner"]),
+        "Industry": rng.choice(_INDUSTRIES),
+        "BillingCity": rng.choice(_CITIES),
+        "AnnualRevenue": rng.choice([None, float(rng.randrange(100_000, 900_000_000, 1000))]),
+        "NumberOfEmployees": rng.randrange(5, 50_000),
+        "OwnerId": rng.choice(users),
+        "CreatedDate": rest_time(modified - timedelta(days=rng.randrange(30, 900))),
+        "LastModifiedDate": rest_time(modified),
+        "SystemModstamp": rest_time(modified),
+    }
+    if rng.random() < 0.6:
+        record = {"attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{record_id}"},
+                  **record}
+    return record
+
+
+def _opportunity(rng: random.Random, number: int, modified: datetime, accounts: Sequence[str],
+                 users: Sequence[str]) -> dict[str, Any]:
+    record_id = salesforce_id("006", number)
+    stage = rng.choice(_STAGES[:-2]) if rng.random() < 0.7 else rng.choice(_STAGES[-2:])
+    record: dict[str, Any] = {
+        "Id": record_id,
+        "IsDeleted": False,
+        "Name": f"Opportunity {number} - {rng.choice(['Renewal', 'Expansion', 'New Business', 'Pilot'])}",
+        "AccountId": rng.choice(accounts),
+        "Amount": float(rng.randrange(1_000, 2_000_000, 50)),
+        "StageName": stage,
+        "Probability": {"Closed Won": 100, "Closed Lost": 0}.get(stage, rng.choice([10, 20, 40, 60, 80])),
+        "CloseDate": (modified + timedelta(days=rng.randrange(-60, 180))).strftime("%Y-%m-%d"),
+        "OwnerId": rng.choice(users),
+        "CreatedDate": rest_time(modified - timedelta(days=rng.randrange(1, 400))),
+        "LastModifiedDate": rest_time(modified),
+        "SystemModstamp": rest_time(modified),
+    }
+    if rng.random() < 0.6:
+        record = {"attributes": {"type": "Opportunity",
+                                 "url": f"/services/data/v59.0/sobjects/Opportunity/{record_id}"}, **record}
+    return record
+
+
+def _updated(rng: random.Random, record: dict[str, Any], modified: datetime) -> dict[str, Any]:
+    """A newer version of ``record`` from the incremental run, in Bulk API formatting."""
+    newer = {k: v for k, v in record.items() if k != "attributes"}
+    if "Amount" in newer:
+        newer["Amount"] = float(rng.randrange(1_000, 2_000_000, 50))
+        newer["StageName"] = rng.choice(_STAGES)
+    else:
+        newer["AnnualRevenue"] = float(rng.randrange(100_000, 900_000_000, 1000))
+        newer["BillingCity"] = rng.choice([c for c in _CITIES if c])
+    newer["LastModifiedDate"] = newer["SystemModstamp"] = rest_time(modified)
+    return _bulk_form(newer)
+
+
+def _bulk_form(record: dict[str, Any]) -> dict[str, Any]:
+    converted = _bulk_values(record)
+    for name in ("LastModifiedDate", "SystemModstamp", "CreatedDate"):
+        if name in converted:
+            converted[name] = bulk_time(datetime.fromisoformat(converted[name]))
+    return converted
+
+
+def _minutes(rng: random.Random, start: datetime, span_minutes: int) -> datetime:
+    return start + timedelta(minutes=rng.randrange(span_minutes), milliseconds=rng.randrange(1000))
+
+
+# ------------------------------------------------------------------------------------------ the run
+def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int = 7, prefix: str = "") -> AppFlowRun:
+    """Files of two flows over two runs each, in a landing order where newer files land first.
+
+    Within one file every record id appears at most once, as in one AppFlow page; repeats and
+    newer versions come in other files, so the expected outcome does not depend on how a file
+    is cut into chunks.
+    """
+    rng = random.Random(seed)
+    users = [salesforce_id("005", 10_000 + n) for n in range(25)]
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+    account_records = [_account(rng, n, _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60), users)
+                       for n in range(1, accounts + 1)]
+    account_ids = [r["Id"] for r in account_records]
+    opportunity_records = [
+        _opportunity(rng, n, _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60), account_ids, users)
+        for n in range(1, opportunities + 1)
+    ]
+
+    # ---- Accounts: full load (2 files) then an incremental run; the incremental one lands first.
+    full_exec, incremental_exec = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(2))
+    half = len(account_records) // 2
+    account_full = [
+        LandedFile(ACCOUNT_FLOW, f"{base}{ACCOUNT_FLOW}/{full_exec}/{_opaque_name(rng)}", _jsonl(part))
+        for part in (account_records[:half], account_records[half:])
+    ]
+    shuffled = rng.sample(range(len(account_records)), len(account_records))
+    n_updates, n_dups, n_same = max(1, accounts // 5), max(1, accounts // 50), max(1, accounts // 100)
+    updated = shuffled[:n_updates]
+    deleted = shuffled[n_updates]
+    duplicated = shuffled[n_updates + 1:n_updates + 1 + n_dups]
+    same_instant = shuffled[n_updates + 1 + n_dups:n_updates + 1 + n_dups + n_same]
+    incremental_lines: list[Any] = [_updated(rng, account_records[i], _minutes(rng, _INCREMENTAL_TIME, 600))
+                                    for i in updated]
+    tombstone = _bulk_form({**account_records[deleted], "IsDeleted": True})
+    tombstone["LastModifiedDate"] = tombstone["SystemModstamp"] = bulk_time(_minutes(rng, _INCREMENTAL_TIME, 600))
+    incremental_lines.append(tombstone)
+    # Overlapping incremental windows: byte-identical copies of full-load lines.
+    incremental_lines += [json.dumps(account_records[i]).encode() for i in duplicated]
+    # The same version as the full load, written the Bulk way (Z instead of +0000): equal, not newer.
+    incremental_lines += [_bulk_form(account_records[i]) for i in same_instant]
+    incremental_lines += [
+        b'{"Id": "0015g00000BrOkEnAAA", "Name": "Truncated by a cancelled run", "LastModif',
+        {k: v for k, v in _bulk_form(_account(rng, accounts + 1, _INCREMENTAL_TIME, users)).items() if k != "Id"},
+        {**_bulk_form(_account(rng, accounts + 2, _INCREMENTAL_TIME, users)), "LastModifiedDate": "not-a-date"},
+    ]
+    rng.shuffle(incremental_lines)
+    account_incremental = LandedFile(
+        ACCOUNT_FLOW, f"{base}{ACCOUNT_FLOW}/{incremental_exec}/{_opaque_name(rng)}", _jsonl(incremental_lines))
+
+    # ---- Opportunities: date folders and one partition folder per stage (names with spaces).
+    def partitioned(records: list[dict[str, Any]], day: str, execution: str) -> list[LandedFile]:
+        by_stage: dict[str, list[Any]] = {}
+        for record in records:
+            by_stage.setdefault(str(record["StageName"]), []).append(record)
+        return [
+            LandedFile(OPPORTUNITY_FLOW,
+                       f"{base}{OPPORTUNITY_FLOW}/{day}/{execution}/StageName={stage}/{_opaque_name(rng)}", _jsonl(lines))
+            for stage, lines in sorted(by_stage.items())
+        ]
+
+    opp_full_exec, opp_incremental_exec = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(2))
+    opportunity_full = partitioned(opportunity_records, "2024/04/15", opp_full_exec)
+    chosen = rng.sample(range(len(opportunity_records)), max(2, opportunities // 4 + opportunities // 40))
+    n_opp_updates = max(1, opportunities // 4)
+    opp_updates = [_updated(rng, opportunity_records[i], _minutes(rng, _INCREMENTAL_TIME, 600))
+                   for i in chosen[:n_opp_updates]]
+    opportunity_incremental = partitioned(opp_updates, "2024/04/16", opp_incremental_exec)
+    opp_duplicates = [json.dumps(opportunity_records[i]).encode() for i in chosen[n_opp_updates:]]
+    opportunity_incremental.append(LandedFile(
+        OPPORTUNITY_FLOW, f"{base}{OPPORTUNITY_FLOW}/2024/04/16/{opp_incremental_exec}/{_opaque_name(rng)}",
+        _jsonl(opp_duplicates + [b"not json at all"])))
+
+    # Landing order: the incremental runs land before (part of) the full loads they supersede.
+    files = [account_incremental, opportunity_full[0], *opportunity_incremental, account_full[0],
+             *opportunity_full[1:], account_full[1]]
+    return AppFlowRun(files=files)
+
+
+# ------------------------------------------------------------------------------------------ the model
+@dataclass(frozen=True)
+class ExpectedRecord:
+    object: str
+    id: str
+    version_ms: int
+    deleted: bool
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExpectedChange:
+    object: str
+    id: str
+    version_ms: int
+    change: str  # UPSERT or DELETE
+
+
+@dataclass
+class ExpectedOutcome:
+    """What must be stored and published after the files are ingested in landing order."""
+
+    records: dict[tuple[str, str], ExpectedRecord] = field(default_factory=dict)
+    changes: list[ExpectedChange] = field(default_factory=list)
+    read: int = 0
+    stale: int = 0
+    quarantined: int = 0
+
+    @property
+    def written(self) -> int:
+        return len(self.changes)
+
+
+def parse_instant_ms(value: Any) -> int | None:
+    """Epoch milliseconds of an ISO-8601 date-time string (``+0000``, ``Z`` or any offset); None if not one."""
+    if not isinstance(value, str) or len(value.strip()) <= 10:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def expected_outcome(files: Sequence[LandedFile], flow_objects: dict[str, dict[str, str]] | None = None
+                     ) -> ExpectedOutcome:
+    """Replay ``files`` in order through the newest-wins rule (the specification, not the implementation)."""
+    flow_objects = FLOW_OBJECTS if flow_objects is None else flow_objects
+    outcome = ExpectedOutcome()
+    for landed in files:
+        config = flow_objects.get(landed.flow, {})
+        for raw in landed.body.split(b"\n"):
+            if not raw.strip():
+                continue
+            outcome.read += 1
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                outcome.quarantined += 1
+                continue
+            if not isinstance(record, dict):
+                outcome.quarantined += 1
+                continue
+            record = dict(record)
+            envelope = record.pop("attributes", None)  # Salesforce's envelope is not part of the record
+            object_name = config.get("object") or (envelope or {}).get("type")
+            record_id = record.get(config.get("id_field", "Id"))
+            version = parse_instant_ms(record.get(config.get("version_field", "LastModifiedDate")))
+            if not object_name or not isinstance(record_id, str) or not record_id.strip() or version is None:
+                outcome.quarantined += 1
+                continue
+            key = (object_name, record_id.strip())
+            stored = outcome.records.get(key)
+            if stored is not None and version <= stored.version_ms:
+                outcome.stale += 1
+                continue
+            deleted = record.get("IsDeleted") is True
+            outcome.records[key] = ExpectedRecord(object_name, key[1], version, deleted, record)
+            outcome.changes.append(ExpectedChange(object_name, key[1], version, "DELETE" if deleted else "UPSERT"))
+    return outcome
+
+
+def differences(expected: ExpectedOutcome, stored: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]],
+                limit: int = 10) -> list[str]:
+    """Where the stored records (``local dump``) and events (``local events``) depart from the model."""
+    problems: list[str] = []
+    by_key = {(r["object"], r["id"]): r for r in stored}
+    for key in sorted(set(expected.records) - set(by_key)):
+        problems.append(f"missing record {key}")
+    for key in sorted(set(by_key) - set(expected.records)):
+        problems.append(f"unexpected record {key}")
+    for key, want in sorted(expected.records.items()):
+        got = by_key.get(key)
+        if got is None:
+            continue
+        if parse_instant_ms(got["version"]) != want.version_ms:
+            problems.append(f"{key}: stored version {got['version']}, expected {want.version_ms} ms")
+        if got["deleted"] != want.deleted:
+            problems.append(f"{key}: deleted={got['deleted']}, expected {want.deleted}")
+        if got["record"] != want.record:
+            problems.append(f"{key}: stored record differs from the newest version")
+    published = Counter(
+        ExpectedChange(e["detail"]["object"], e["detail"]["id"], parse_instant_ms(e["detail"]["version"]) or -1,
+                       e["detail"]["change"]) for e in events)
+    wanted = Counter(expected.changes)
+    for change, count in sorted((published - wanted).items(), key=str):
+        problems.append(f"unexpected event {change} x{count}")
+    for change, count in sorted((wanted - published).items(), key=str):
+        problems.append(f"missing event {change} x{count}")
+    return problems[:limit] + ([f"... and {len(problems) - limit} more"] if len(problems) > limit else [])
