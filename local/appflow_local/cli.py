@@ -42,12 +42,17 @@ def _parameter(text: str) -> tuple[str, str]:
 
 def _common(parser: argparse.ArgumentParser, *, endpoint_required: bool = True) -> None:
     env_endpoint = os.environ.get("APPFLOW_LOCAL_ENDPOINT_URL")
-    parser.add_argument("--endpoint-url", default=env_endpoint, required=endpoint_required and not env_endpoint,
-                        help="the emulator, e.g. http://127.0.0.1:5000 (default: $APPFLOW_LOCAL_ENDPOINT_URL)")
+    parser.add_argument(
+        "--endpoint-url",
+        default=env_endpoint,
+        required=endpoint_required and not env_endpoint,
+        help="the emulator, e.g. http://127.0.0.1:5000 (default: $APPFLOW_LOCAL_ENDPOINT_URL)",
+    )
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="default: %(default)s")
     parser.add_argument("--region", default=DEFAULT_REGION, help="default: %(default)s")
-    parser.add_argument("--template", type=Path, default=None,
-                        help="template.yaml (default: the one the stack was provisioned from)")
+    parser.add_argument(
+        "--template", type=Path, default=None, help="template.yaml (default: the one the stack was provisioned from)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,22 +60,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run a generated AppFlow run through the whole pipeline, embedded")
-    demo.add_argument("--accounts", type=int, default=2000)
-    demo.add_argument("--opportunities", type=int, default=3000)
+    demo.add_argument("--accounts", type=int, default=1200)
+    demo.add_argument("--opportunities", type=int, default=1800)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--chunk-size", type=int, default=64 * 1024, help="ChunkSizeBytes (default: %(default)s)")
     demo.add_argument("--template", type=Path, default=None)
 
     local = commands.add_parser("local", help="local mode against a running emulator").add_subparsers(
-        dest="local_command", required=True)
+        dest="local_command", required=True
+    )
 
     p = local.add_parser("provision", help="create the stack's resources from template.yaml")
     _common(p)
     p.add_argument("--parameter-overrides", nargs="+", type=_parameter, default=[], metavar="NAME=VALUE")
     p.add_argument("--env-vars-file", type=Path, help="also write a `sam local invoke --env-vars` file here")
-    p.add_argument("--container-endpoint-url",
-                   help="the emulator as a Lambda container sees it (default: --endpoint-url with "
-                        "host.docker.internal as host)")
+    p.add_argument(
+        "--container-endpoint-url",
+        help="the emulator as a Lambda container sees it (default: --endpoint-url with host.docker.internal as host)",
+    )
 
     p = local.add_parser("replay", help="land files as one AppFlow run and drive the pipeline until drained")
     _common(p)
@@ -93,8 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, endpoint_required=False)
     p.add_argument("function", help="logical id (PlanFunction) or short name (plan)")
     p.add_argument("--event", required=True, type=Path, help="the event JSON ('-' for stdin)")
-    p.add_argument("--parameter-overrides", nargs="+", type=_parameter, default=[], metavar="NAME=VALUE",
-                   help="for the embedded emulator used without --endpoint-url")
+    p.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        type=_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help="for the embedded emulator used without --endpoint-url",
+    )
     return parser
 
 
@@ -104,11 +117,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from appflow_local.demo import run_demo
 
-            return run_demo(accounts=args.accounts, opportunities=args.opportunities, seed=args.seed,
-                            chunk_size=args.chunk_size, template_path=args.template)
+            return run_demo(
+                accounts=args.accounts,
+                opportunities=args.opportunities,
+                seed=args.seed,
+                chunk_size=args.chunk_size,
+                template_path=args.template,
+            )
         handler = {
-            "provision": cmd_provision, "replay": cmd_replay, "drain": cmd_drain, "dump": cmd_dump,
-            "events": cmd_events, "invoke": cmd_invoke,
+            "provision": cmd_provision,
+            "replay": cmd_replay,
+            "drain": cmd_drain,
+            "dump": cmd_dump,
+            "events": cmd_events,
+            "invoke": cmd_invoke,
         }[args.local_command]
         return handler(args)
     except (StackNotProvisioned, TemplateError) as error:
@@ -130,16 +152,26 @@ def _stack(args: argparse.Namespace) -> tuple[Emulator, StackDescription, Templa
 def cmd_provision(args: argparse.Namespace) -> int:
     emulator = _emulator(args)
     template = Template.load(args.template or default_template_path())
-    stack = provision(template, emulator, stack_name=args.stack_name,
-                      parameter_overrides=dict(args.parameter_overrides))
+    stack = provision(
+        template, emulator, stack_name=args.stack_name, parameter_overrides=dict(args.parameter_overrides)
+    )
     if args.env_vars_file:
         container = args.container_endpoint_url or _container_endpoint(args.endpoint_url)
         args.env_vars_file.write_text(json.dumps(sam_env_vars(stack, template, container), indent=2) + "\n")
         print(f"wrote {args.env_vars_file} (functions reach the emulator at {container})", file=sys.stderr)
     created = {lid: attrs["Ref"] for lid, attrs in stack.resources.items()}
-    print(json.dumps({"stack": stack.stack_name, "resources": created,
-                      "deliveries": [d.rule for d in stack.deliveries], "taps": [t.log_group for t in stack.taps],
-                      "not_emulated": stack.skipped}, indent=2))
+    print(
+        json.dumps(
+            {
+                "stack": stack.stack_name,
+                "resources": created,
+                "deliveries": [d.rule for d in stack.deliveries],
+                "taps": [t.log_group for t in stack.taps],
+                "not_emulated": stack.skipped,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -162,15 +194,25 @@ def _report(summary: RunSummary) -> int:
     """Explain what did not get through on stderr; the JSON summary is always the last stdout line."""
     result = summary.as_dict()
     if not summary.ok:
-        problems = {k: result[k] for k in ("failed_invocations_by_function", "dead_lettered", "dropped",
-                                           "dead_letter_queues", "undelivered") if result[k]}
+        problems = {
+            k: result[k]
+            for k in ("failed_invocations_by_function", "dead_lettered", "dropped", "dead_letter_queues", "undelivered")
+            if result[k]
+        }
         print(f"appflow-ingest: the run did not go through cleanly: {json.dumps(problems)}", file=sys.stderr)
     print(json.dumps(result), flush=True)
     return 0 if summary.ok else 1
 
 
-def land_run(emulator: Emulator, stack: StackDescription, template: Template, flow: str, execution_id: str,
-             files: Sequence[Path], prefix: str = "") -> list[str]:
+def land_run(
+    emulator: Emulator,
+    stack: StackDescription,
+    template: Template,
+    flow: str,
+    execution_id: str,
+    files: Sequence[Path],
+    prefix: str = "",
+) -> list[str]:
     """Put the files in the landing bucket as one AppFlow run: ``[<prefix>/]<flow>/<execution-id>/<name>``."""
     bucket = landing_bucket(stack, template)
     base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
@@ -223,8 +265,9 @@ def _invoke_target(args: argparse.Namespace) -> Iterator[tuple[Emulator, StackDe
     with embedded_emulator() as endpoint_url:
         emulator = Emulator(endpoint_url, args.region)
         template = Template.load(args.template or default_template_path())
-        stack = provision(template, emulator, stack_name=args.stack_name,
-                          parameter_overrides=dict(args.parameter_overrides))
+        stack = provision(
+            template, emulator, stack_name=args.stack_name, parameter_overrides=dict(args.parameter_overrides)
+        )
         yield emulator, stack, template
 
 

@@ -28,8 +28,14 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def run_demo(*, accounts: int = 2000, opportunities: int = 3000, seed: int = 7, chunk_size: int = 64 * 1024,
-             template_path: Path | None = None) -> int:
+def run_demo(
+    *,
+    accounts: int = 1200,
+    opportunities: int = 1800,
+    seed: int = 7,
+    chunk_size: int = 64 * 1024,
+    template_path: Path | None = None,
+) -> int:
     """Run the demo; return 0 when the pipeline drained cleanly and matches the model."""
     workdir = Path(tempfile.mkdtemp(prefix="appflow-demo-"))
     run = generate_run(accounts, opportunities, seed=seed)
@@ -37,20 +43,27 @@ def run_demo(*, accounts: int = 2000, opportunities: int = 3000, seed: int = 7, 
         target = workdir / "landing" / landed.key
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(landed.body)
-    _say(f"generated an AppFlow run: {len(run.files)} files, {run.total_lines:,} lines, "
-         f"{run.total_bytes / 1e6:.1f} MB  ({workdir / 'landing'})")
+    _say(
+        f"generated an AppFlow run: {len(run.files)} files, {run.total_lines:,} lines, "
+        f"{run.total_bytes / 1e6:.1f} MB  ({workdir / 'landing'})"
+    )
 
     log_path = workdir / "functions.log"
     with embedded_emulator() as endpoint_url, log_path.open("w", encoding="utf-8") as log:
         _say(f"started the AWS emulator (moto) at {endpoint_url}")
         emulator = Emulator(endpoint_url)
         template = Template.load(template_path or default_template_path())
-        stack = provision(template, emulator, parameter_overrides={
-            "FlowObjects": json.dumps(FLOW_OBJECTS), "ChunkSizeBytes": str(chunk_size)})
+        stack = provision(
+            template,
+            emulator,
+            parameter_overrides={"FlowObjects": json.dumps(FLOW_OBJECTS), "ChunkSizeBytes": str(chunk_size)},
+        )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
-        _say(f"provisioned {len(stack.resources)} resources from {template.path} "
-             f"(FlowObjects: {flows}; "
-             f"chunks of {chunk_size:,} bytes)")
+        _say(
+            f"provisioned {len(stack.resources)} resources from {template.path} "
+            f"(FlowObjects: {flows}; "
+            f"chunks of {chunk_size:,} bytes)"
+        )
 
         runtime = LocalRuntime(emulator, stack, template, log_sink=log)
         bucket = landing_bucket(stack, template)
@@ -74,8 +87,16 @@ def run_demo(*, accounts: int = 2000, opportunities: int = 3000, seed: int = 7, 
     return 0 if summary.ok and not problems else 1
 
 
-def _print_summary(summary: RunSummary, elapsed: float, files: int, stored: int, events: int,
-                   problems: list[str], quarantine: str | None, log_path: Path) -> None:
+def _print_summary(
+    summary: RunSummary,
+    elapsed: float,
+    files: int,
+    stored: int,
+    events: int,
+    problems: list[str],
+    quarantine: str | None,
+    log_path: Path,
+) -> None:
     counts = summary.as_dict()
     read = counts["read"]
     rows = [
@@ -88,8 +109,11 @@ def _print_summary(summary: RunSummary, elapsed: float, files: int, stored: int,
         ("events published", f"{counts['events_published']:,}  ({events:,} received by the bus's consumer)"),
         ("stored records", f"{stored:,}"),
         ("time taken", f"{elapsed:.1f} s"),
-        ("throughput", f"{read / elapsed if elapsed else 0:,.0f} records/s  "
-                       "(moto's server sets the pace locally: conditional PutItem ~400/s)"),
+        (
+            "throughput",
+            f"{read / elapsed if elapsed else 0:,.0f} records/s  "
+            "(moto's server sets the pace locally: conditional PutItem ~400/s)",
+        ),
         ("invocations", ", ".join(f"{k} {v}" for k, v in counts["invocations"].items())),
         ("function logs", str(log_path)),
     ]
@@ -98,8 +122,10 @@ def _print_summary(summary: RunSummary, elapsed: float, files: int, stored: int,
     for label, value in rows:
         print(f"  {label:<18}{value}")
     if not summary.ok:
-        print(f"  NOT CLEAN: failed invocations {counts['failed_invocations']}, dead-letter queues "
-              f"{counts['dead_letter_queues']}, undelivered {counts['undelivered']}, dropped {counts['dropped']}")
+        print(
+            f"  NOT CLEAN: failed invocations {counts['failed_invocations']}, dead-letter queues "
+            f"{counts['dead_letter_queues']}, undelivered {counts['undelivered']}, dropped {counts['dropped']}"
+        )
     if problems:
         print("  does NOT match the newest-wins model:")
         for problem in problems:

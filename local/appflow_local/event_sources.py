@@ -63,9 +63,14 @@ InvocationListener = Callable[[Invocation], None]
 
 
 def queue_depth(emulator: Emulator, queue_url: str) -> int:
-    attributes = emulator.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
-    ])["Attributes"]
+    attributes = emulator.sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
     return sum(int(value) for value in attributes.values())
 
 
@@ -100,8 +105,9 @@ class EventBridgeDelivery:
         self.outcome = Outcome()
 
     def poll(self) -> int:
-        messages = self.emulator.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                                     WaitTimeSeconds=0).get("Messages", [])
+        messages = self.emulator.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
         for message in messages:
             self._invoke_async(json.loads(message["Body"]))
             self.emulator.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -112,21 +118,27 @@ class EventBridgeDelivery:
 
     def _invoke_async(self, event: dict[str, Any]) -> None:
         """Lambda's asynchronous invocation: the first attempt plus ``max_retries``, then a destination."""
-        for attempt in range(1, self.max_retries + 2):
+        attempts = self.max_retries + 1
+        for _ in range(attempts):
             invocation = self.function.invoke(event)
             self.outcome.invocations.append(invocation)
             self.on_invocation(invocation)
             if not invocation.failed:
                 return
-        self._give_up(event, invocation, attempt)
+        self._give_up(event, invocation, attempts)
 
     def _give_up(self, event: dict[str, Any], invocation: Invocation, attempts: int) -> None:
         sqs = self.emulator.sqs
         if self.on_failure_queue_url:
             record = {
-                "version": "1.0", "timestamp": _now_iso(),
-                "requestContext": {"requestId": invocation.request_id, "functionArn": f"{self.function.arn}:$LATEST",
-                                   "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+                "version": "1.0",
+                "timestamp": _now_iso(),
+                "requestContext": {
+                    "requestId": invocation.request_id,
+                    "functionArn": f"{self.function.arn}:$LATEST",
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": attempts,
+                },
                 "requestPayload": event,
                 "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
                 "responsePayload": {"errorMessage": invocation.error, "errorType": invocation.error_type},
@@ -134,18 +146,23 @@ class EventBridgeDelivery:
             sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(record))
             self.outcome.dead_lettered[self.on_failure_queue_url] += 1
         elif self.dead_letter_queue_url:
-            sqs.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=json.dumps(event), MessageAttributes={
-                "RequestID": {"DataType": "String", "StringValue": invocation.request_id},
-                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
-                "ErrorMessage": {"DataType": "String", "StringValue": (invocation.error or "")[:1024]},
-            })
+            sqs.send_message(
+                QueueUrl=self.dead_letter_queue_url,
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    "RequestID": {"DataType": "String", "StringValue": invocation.request_id},
+                    "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                    "ErrorMessage": {"DataType": "String", "StringValue": (invocation.error or "")[:1024]},
+                },
+            )
             self.outcome.dead_lettered[self.dead_letter_queue_url] += 1
         else:
             self.outcome.dropped += 1
             self.log.write(
                 f"[{self.name}] event {event.get('id')} failed {attempts} times and was DROPPED: "
                 f"{self.function.spec.logical_id} declares no DeadLetterQueue or EventInvokeConfig "
-                f"OnFailure destination, so AWS would discard it too\n")
+                f"OnFailure destination, so AWS would discard it too\n"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------- SQS
@@ -157,8 +174,9 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": {k: attributes[k] for k in _SQS_SYSTEM_ATTRIBUTES if k in attributes},
-        "messageAttributes": {name: _lambda_message_attribute(value)
-                              for name, value in message.get("MessageAttributes", {}).items()},
+        "messageAttributes": {
+            name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+        },
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
@@ -230,13 +248,22 @@ class SqsEventSource:
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         retry = [m for m in messages if m["MessageId"] in failed and self._may_retry(m)]
         for start in range(0, len(succeeded), 10):
-            self.emulator.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded[start:start + 10])])
+            self.emulator.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(succeeded[start : start + 10])
+                ],
+            )
         for start in range(0, len(retry), 10):
             # Visible again at once instead of after VisibilityTimeout: local time runs compressed.
-            self.emulator.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(retry[start:start + 10])])
+            self.emulator.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(retry[start : start + 10])
+                ],
+            )
         return len(messages)
 
     def pending(self) -> int:
@@ -246,8 +273,11 @@ class SqsEventSource:
         batch: list[dict[str, Any]] = []
         while len(batch) < self.batch_size:
             received = self.emulator.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, self.batch_size - len(batch)),
-                WaitTimeSeconds=0, AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(batch)),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not received:
                 break
@@ -367,10 +397,14 @@ class StreamEventSource:
 
     def _read(self, shard_id: str, limit: int) -> list[dict[str, Any]]:
         checkpoint = self.checkpoints.get(shard_id)
-        position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint} if checkpoint
-                    else {"ShardIteratorType": "TRIM_HORIZON"})
-        iterator = self.emulator.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
-                                                            **position)["ShardIterator"]
+        position = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
+            if checkpoint
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self.emulator.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)[
+            "ShardIterator"
+        ]
         return self.emulator.streams.get_records(ShardIterator=iterator, Limit=limit)["Records"]
 
     def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
@@ -413,9 +447,11 @@ class StreamEventSource:
         first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
         if not self.on_failure_queue_url:
             self.outcome.dropped += len(records)
-            self.log.write(f"[{self.name}] {len(records)} stream record(s) {first['SequenceNumber']}.."
-                           f"{last['SequenceNumber']} failed {attempts} times and were SKIPPED "
-                           f"(no DestinationConfig OnFailure)\n")
+            self.log.write(
+                f"[{self.name}] {len(records)} stream record(s) {first['SequenceNumber']}.."
+                f"{last['SequenceNumber']} failed {attempts} times and were SKIPPED "
+                f"(no DestinationConfig OnFailure)\n"
+            )
             return
 
         def arrival(image: dict[str, Any]) -> str:
@@ -423,10 +459,17 @@ class StreamEventSource:
             return created.isoformat() if isinstance(created, datetime) else str(created)
 
         record = {
-            "requestContext": {"requestId": invocation.request_id, "functionArn": self.function.arn,
-                               "condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                                "functionError": "Unhandled" if invocation.failed else None},
+            "requestContext": {
+                "requestId": invocation.request_id,
+                "functionArn": self.function.arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled" if invocation.failed else None,
+            },
             "version": "1.0",
             "timestamp": _now_iso(),
             "DDBStreamBatchInfo": {

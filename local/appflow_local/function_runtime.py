@@ -140,8 +140,9 @@ class LocalFunction:
             except Exception as error:  # noqa: BLE001 - any handler error is the invocation's outcome
                 invocation.error = f"{type(error).__name__}: {error}"
                 invocation.error_type = type(error).__name__
-                self.output.sink.write(f"[{self.spec.logical_id}] invocation {request_id} failed:\n"
-                                       f"{traceback.format_exc()}")
+                self.output.sink.write(
+                    f"[{self.spec.logical_id}] invocation {request_id} failed:\n{traceback.format_exc()}"
+                )
         invocation.duration_seconds = time.monotonic() - started
         # Locally the emulator sets the pace, so an overrun is reported rather than enforced.
         invocation.timed_out = invocation.duration_seconds > self.spec.timeout_seconds
@@ -165,8 +166,10 @@ class LocalFunction:
             return self._handler
         path = self.spec.module_path
         if not path.is_file():
-            raise FunctionLoadError(f"{self.spec.logical_id}: handler module {path} does not exist "
-                                    f"(CodeUri + Handler {self.spec.handler!r} in the template)")
+            raise FunctionLoadError(
+                f"{self.spec.logical_id}: handler module {path} does not exist "
+                f"(CodeUri + Handler {self.spec.handler!r} in the template)"
+            )
         module_name = f"appflow_local_fn_{self.spec.logical_id}_{uuid.uuid4().hex[:12]}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:

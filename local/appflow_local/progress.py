@@ -30,10 +30,12 @@ class ProgressLine:
     def _show(self, summary: RunSummary) -> None:
         calls = " ".join(f"{name.removesuffix('Function').lower()}×{n}" for name, n in summary.invocations.items())
         failed = sum(summary.failed_invocations.values())
-        text = (f"{time.monotonic() - self.started:6.1f}s  {calls} | read {summary.count('read'):,} "
-                f"written {summary.count('written'):,} stale {summary.count('stale'):,} "
-                f"quarantined {summary.count('quarantined'):,} | events {summary.count('events_published'):,}"
-                + (f" | FAILED {failed}" if failed else ""))
+        text = (
+            f"{time.monotonic() - self.started:6.1f}s  {calls} | read {summary.count('read'):,} "
+            f"written {summary.count('written'):,} stale {summary.count('stale'):,} "
+            f"quarantined {summary.count('quarantined'):,} | events {summary.count('events_published'):,}"
+            + (f" | FAILED {failed}" if failed else "")
+        )
         if self.tty:
             self.stream.write("\r\033[K" + text)
         else:

@@ -67,8 +67,7 @@ class Provisioner:
         self.emulator = emulator
         self.stack_name = stack_name
         self.parameters = template.parameter_values(parameter_overrides)
-        self.resolver = Resolver(template, self.parameters, self._lookup, stack_name=stack_name,
-                                 region=emulator.region)
+        self.resolver = Resolver(template, self.parameters, self._lookup, stack_name=stack_name, region=emulator.region)
         self.resources: dict[str, dict[str, Any]] = {}
         self.skipped: dict[str, str] = {}
         self._in_progress: set[str] = set()
@@ -96,10 +95,17 @@ class Provisioner:
             template=str(self.template.path),
             parameters=self.parameters,
             resources=self.resources,
-            deliveries=[self._delivery(f.logical_id, e.name, e.properties, f.timeout_seconds)
-                        for f in self.template.functions() for e in f.events if e.type in EVENTBRIDGE_EVENT_TYPES],
-            taps=[self._tap(logical_id) for logical_id, _ in self.template.resources_of_type("AWS::Events::EventBus")
-                  if logical_id in self.resources],
+            deliveries=[
+                self._delivery(f.logical_id, e.name, e.properties, f.timeout_seconds)
+                for f in self.template.functions()
+                for e in f.events
+                if e.type in EVENTBRIDGE_EVENT_TYPES
+            ],
+            taps=[
+                self._tap(logical_id)
+                for logical_id, _ in self.template.resources_of_type("AWS::Events::EventBus")
+                if logical_id in self.resources
+            ],
             skipped=self.skipped,
         )
         stack.failure_queues = self._failure_queues(stack)
@@ -149,25 +155,39 @@ class Provisioner:
         encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
         if encryption:
             # CloudFormation says ServerSideEncryptionByDefault where the S3 API says Apply...
-            rules = [{("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
-                      for k, v in rule.items()} for rule in encryption]
+            rules = [
+                {
+                    ("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
+                    for k, v in rule.items()
+                }
+                for rule in encryption
+            ]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
         notifications = props.get("NotificationConfiguration") or {}
         config: dict[str, Any] = {}
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
             config["EventBridgeConfiguration"] = {}
-        queues = [{"QueueArn": q["Queue"], "Events": [q["Event"]], **({"Filter": q["Filter"]} if "Filter" in q else {})}
-                  for q in notifications.get("QueueConfigurations", [])]
+        queues = [
+            {"QueueArn": q["Queue"], "Events": [q["Event"]], **({"Filter": q["Filter"]} if "Filter" in q else {})}
+            for q in notifications.get("QueueConfigurations", [])
+        ]
         if queues:
             config["QueueConfigurations"] = queues
         if config:
             s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=config)
-        return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
-                "RegionalDomainName": f"{name}.s3.{self.emulator.region}.amazonaws.com"}
+        return {
+            "Ref": name,
+            "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{self.emulator.region}.amazonaws.com",
+        }
 
     def _create_bucket(self, name: str) -> None:
-        extra = {} if self.emulator.region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": self.emulator.region}}
+        extra = (
+            {}
+            if self.emulator.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": self.emulator.region}}
+        )
         try:
             self.emulator.s3.create_bucket(Bucket=name, **extra)
         except ClientError as error:
@@ -178,7 +198,8 @@ class Provisioner:
         sqs = self.emulator.sqs
         fifo = _text(props.get("FifoQueue", "false")) == "true"
         name = props.get("QueueName") or (
-            self._physical_name(logical_id, 75) + ".fifo" if fifo else self._physical_name(logical_id, 80))
+            self._physical_name(logical_id, 75) + ".fifo" if fifo else self._physical_name(logical_id, 80)
+        )
         attributes = {key: _text(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
         for key in ("RedrivePolicy", "RedriveAllowPolicy"):
             if key in props:
@@ -209,11 +230,14 @@ class Provisioner:
             request["ProvisionedThroughput"] = {k: int(v) for k, v in props["ProvisionedThroughput"].items()}
         if props.get("StreamSpecification"):
             request["StreamSpecification"] = {
-                "StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
+                "StreamEnabled": True,
+                "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+            }
         for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if props.get(key):
-                request[key] = [{k: v for k, v in index.items() if k != "ContributorInsightsSpecification"}
-                                for index in props[key]]
+                request[key] = [
+                    {k: v for k, v in index.items() if k != "ContributorInsightsSpecification"} for index in props[key]
+                ]
         try:
             dynamodb.create_table(**request)
         except ClientError as error:
@@ -222,8 +246,9 @@ class Provisioner:
         ttl = props.get("TimeToLiveSpecification")
         if ttl and _text(ttl.get("Enabled")) == "true":
             try:
-                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "Enabled": True, "AttributeName": ttl["AttributeName"]})
+                dynamodb.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]}
+                )
             except ClientError as error:
                 if "already enabled" not in str(error).lower():
                     raise
@@ -255,21 +280,26 @@ class Provisioner:
         props = self.resolver.resolve(dict(raw)) or {}
         bus = str(props.get("EventBusName") or "default").split("/")[-1]
         rule = f"{self.stack_name}-{function}-{event}"[:64]
-        queue = self._queue(f"{function}-{event}-delivery", {
-            "QueueName": f"{self.stack_name}-{function}-{event}-delivery"[:80],
-            # Long enough that a slow invocation (with its in-process retries) keeps the message hidden.
-            "VisibilityTimeout": min(43200, timeout_seconds * 4 + 30),
-        })
+        queue = self._queue(
+            f"{function}-{event}-delivery",
+            {
+                "QueueName": f"{self.stack_name}-{function}-{event}-delivery"[:80],
+                # Long enough that a slow invocation (with its in-process retries) keeps the message hidden.
+                "VisibilityTimeout": min(43200, timeout_seconds * 4 + 30),
+            },
+        )
         state = "DISABLED" if props.get("State") == "DISABLED" or props.get("Enabled") is False else "ENABLED"
-        self.emulator.events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]),
-                                      State=state)
+        self.emulator.events.put_rule(
+            Name=rule, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State=state
+        )
         target: dict[str, Any] = {"Id": "local-delivery", "Arn": queue["Arn"]}
         for key in ("Input", "InputPath", "InputTransformer"):
             if key in props:
                 target[key] = props[key]
         self.emulator.events.put_targets(Rule=rule, EventBusName=bus, Targets=[target])
-        return Delivery(function=function, event=event, bus=bus, rule=rule, queue_url=queue["Ref"],
-                        queue_arn=queue["Arn"])
+        return Delivery(
+            function=function, event=event, bus=bus, rule=rule, queue_url=queue["Ref"], queue_arn=queue["Arn"]
+        )
 
     def _tap(self, bus_logical_id: str) -> Tap:
         """Copy what consumers of a bus would receive into a log group, without consuming it."""
@@ -291,8 +321,11 @@ class Provisioner:
     def _failure_queues(self, stack: StackDescription) -> dict[str, str]:
         """Every queue the template uses as a dead-letter or on-failure destination: ``{logical id: url}``."""
         arns = set(_failure_destinations(self.template, self.resolver))
-        return {logical: attrs["Ref"] for logical, attrs in stack.resources.items()
-                if attrs.get("Type") == "AWS::SQS::Queue" and attrs.get("Arn") in arns}
+        return {
+            logical: attrs["Ref"]
+            for logical, attrs in stack.resources.items()
+            if attrs.get("Type") == "AWS::SQS::Queue" and attrs.get("Arn") in arns
+        }
 
     def _ensure_state_bucket(self) -> None:
         self._create_bucket(state_bucket_name(self.stack_name))

@@ -32,7 +32,8 @@ def _iso_from_millis(value: str) -> str:
 def stored_record(item: dict[str, Any]) -> dict[str, Any]:
     """One entity item as ``{"object", "id", "version", "deleted", "record"}`` (version in ISO-8601 UTC)."""
     version = item.get("version_iso", {}).get("S") or (
-        _iso_from_millis(item["version"]["N"]) if "version" in item else None)
+        _iso_from_millis(item["version"]["N"]) if "version" in item else None
+    )
     record = item.get("record", {}).get("S")
     return {
         "object": item.get("object", {}).get("S"),

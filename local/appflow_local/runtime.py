@@ -77,8 +77,12 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         """Nothing failed, nothing was dropped, no dead-letter queue holds anything, nothing is left."""
-        return not (sum(self.failed_invocations.values()) or self.dropped
-                    or any(self.failure_queue_depths.values()) or any(self.undelivered.values()))
+        return not (
+            sum(self.failed_invocations.values())
+            or self.dropped
+            or any(self.failure_queue_depths.values())
+            or any(self.undelivered.values())
+        )
 
     def as_dict(self) -> dict[str, Any]:
         counts = {key: 0 for key in SUMMARY_NAMES.values()}
@@ -157,15 +161,17 @@ class LocalRuntime:
             if handled == 0:
                 break
         self.summary.elapsed_seconds += time.monotonic() - started
+        queue_ids = {attrs.get("Ref"): logical for logical, attrs in self.stack.resources.items()}
         for source in self.sources:
             outcome = source.outcome  # type: ignore[attr-defined]
-            self.summary.dead_lettered.update(outcome.dead_lettered)
+            self.summary.dead_lettered.update({queue_ids.get(url, url): n for url, n in outcome.dead_lettered.items()})
             self.summary.dropped += outcome.dropped
             outcome.dead_lettered.clear()
             outcome.dropped = 0
         self.summary.undelivered = {source.name: n for source in self.sources if (n := source.pending())}
         self.summary.failure_queue_depths = {
-            logical: queue_depth(self.emulator, url) for logical, url in sorted(self.stack.failure_queues.items())}
+            logical: queue_depth(self.emulator, url) for logical, url in sorted(self.stack.failure_queues.items())
+        }
         return self.summary
 
     def _on_invocation(self, invocation: Invocation) -> None:
@@ -186,8 +192,11 @@ class LocalRuntime:
                     props = resolver.resolve(event.properties) or {}
                     if props.get("Enabled") is False:
                         continue
-                    sources.append(self._sqs_source(spec, name, props) if event.type == "SQS"
-                                   else self._stream_source(spec, event.name, name, props))
+                    sources.append(
+                        self._sqs_source(spec, name, props)
+                        if event.type == "SQS"
+                        else self._stream_source(spec, event.name, name, props)
+                    )
                 else:
                     self.log_sink.write(f"[local] {name}: event type {event.type} is not emulated; ignored\n")
         order = {EventBridgeDelivery: 0, SqsEventSource: 1, StreamEventSource: 2}
@@ -204,24 +213,38 @@ class LocalRuntime:
         if delivery is None:
             raise TemplateError(f"{name} has no delivery queue: provision the stack again")
         async_config = self.stack.resolver(self.template).resolve(
-            {k: spec.properties.get(k) for k in ("DeadLetterQueue", "EventInvokeConfig")})
+            {k: spec.properties.get(k) for k in ("DeadLetterQueue", "EventInvokeConfig")}
+        )
         invoke_config = async_config.get("EventInvokeConfig") or {}
         dead_letter = async_config.get("DeadLetterQueue") or {}
         on_failure = (invoke_config.get("DestinationConfig") or {}).get("OnFailure") or {}
         return EventBridgeDelivery(
-            self.emulator, self.function(spec.logical_id), name=name, queue_url=delivery.queue_url,
+            self.emulator,
+            self.function(spec.logical_id),
+            name=name,
+            queue_url=delivery.queue_url,
             max_retries=int(invoke_config.get("MaximumRetryAttempts", 2)),
-            dead_letter_queue_url=(self._queue_url(dead_letter["TargetArn"], name)
-                                   if dead_letter.get("Type", "SQS") == "SQS" and dead_letter.get("TargetArn") else None),
-            on_failure_queue_url=(self._queue_url(on_failure["Destination"], name)
-                                  if on_failure.get("Type", "SQS") == "SQS" and on_failure.get("Destination") else None),
-            on_invocation=self._on_invocation, log=self.log_sink,
+            dead_letter_queue_url=(
+                self._queue_url(dead_letter["TargetArn"], name)
+                if dead_letter.get("Type", "SQS") == "SQS" and dead_letter.get("TargetArn")
+                else None
+            ),
+            on_failure_queue_url=(
+                self._queue_url(on_failure["Destination"], name)
+                if on_failure.get("Type", "SQS") == "SQS" and on_failure.get("Destination")
+                else None
+            ),
+            on_invocation=self._on_invocation,
+            log=self.log_sink,
         )
 
     def _sqs_source(self, spec: FunctionSpec, name: str, props: dict[str, Any]) -> SqsEventSource:
         return SqsEventSource(
-            self.emulator, self.function(spec.logical_id), name=name,
-            queue_url=self._queue_url(props["Queue"], name), queue_arn=props["Queue"],
+            self.emulator,
+            self.function(spec.logical_id),
+            name=name,
+            queue_url=self._queue_url(props["Queue"], name),
+            queue_arn=props["Queue"],
             batch_size=int(props.get("BatchSize", 10)),
             report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             on_invocation=self._on_invocation,
@@ -231,15 +254,22 @@ class LocalRuntime:
         stream_arn = props["Stream"]
         on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
         # Keyed by the stream's label too: a re-created table has a new stream, read from its start.
-        checkpoints = CheckpointStore(self.emulator, self.stack.state_bucket,
-                                      f"checkpoints/{spec.logical_id}/{event}/{stream_arn.rsplit('/', 1)[-1]}")
+        checkpoints = CheckpointStore(
+            self.emulator,
+            self.stack.state_bucket,
+            f"checkpoints/{spec.logical_id}/{event}/{stream_arn.rsplit('/', 1)[-1]}",
+        )
         return StreamEventSource(
-            self.emulator, self.function(spec.logical_id), name=name, stream_arn=stream_arn,
+            self.emulator,
+            self.function(spec.logical_id),
+            name=name,
+            stream_arn=stream_arn,
             checkpoints=checkpoints,
             batch_size=int(props.get("BatchSize", 100)),
             report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
             bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
             max_retries=int(props.get("MaximumRetryAttempts", -1)),
             on_failure_queue_url=self._queue_url(on_failure, name) if on_failure else None,
-            on_invocation=self._on_invocation, log=self.log_sink,
+            on_invocation=self._on_invocation,
+            log=self.log_sink,
         )

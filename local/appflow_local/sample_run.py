@@ -32,16 +32,65 @@ FLOW_OBJECTS: dict[str, dict[str, str]] = {
     OPPORTUNITY_FLOW: {"object": "Opportunity", "id_field": "Id", "version_field": "LastModifiedDate"},
 }
 
-_INDUSTRIES = ["Technology", "Manufacturing", "Healthcare", "Retail", "Finance", "Energy", "Education",
-               "Media", "Transportation", "Hospitality", None]
-_CITIES = ["San Francisco", "New York", "Chicago", "Austin", "Seattle", "Boston", "London", "Paris",
-           "Berlin", "Sydney", "Toronto", "Singapore", None]
-_NAME_PARTS = (["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Hooli", "Vandelay",
-                "Cyberdyne", "Soylent", "Tyrell", "Aperture", "Massive", "Pied Piper", "Dunder"],
-               ["Corp", "Industries", "Holdings", "Labs", "Systems", "Group", "Partners", "Logistics"])
+_INDUSTRIES = [
+    "Technology",
+    "Manufacturing",
+    "Healthcare",
+    "Retail",
+    "Finance",
+    "Energy",
+    "Education",
+    "Media",
+    "Transportation",
+    "Hospitality",
+    None,
+]
+_CITIES = [
+    "San Francisco",
+    "New York",
+    "Chicago",
+    "Austin",
+    "Seattle",
+    "Boston",
+    "London",
+    "Paris",
+    "Berlin",
+    "Sydney",
+    "Toronto",
+    "Singapore",
+    None,
+]
+_NAME_PARTS = (
+    [
+        "Acme",
+        "Globex",
+        "Initech",
+        "Umbrella",
+        "Stark",
+        "Wayne",
+        "Wonka",
+        "Hooli",
+        "Vandelay",
+        "Cyberdyne",
+        "Soylent",
+        "Tyrell",
+        "Aperture",
+        "Massive",
+        "Pied Piper",
+        "Dunder",
+    ],
+    ["Corp", "Industries", "Holdings", "Labs", "Systems", "Group", "Partners", "Logistics"],
+)
 # Stages become partition folder names (``StageName=Closed Won/``), so none with a "/" here.
-_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Perception Analysis",
-           "Closed Won", "Closed Lost"]
+_STAGES = [
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Perception Analysis",
+    "Closed Won",
+    "Closed Lost",
+]
 _FULL_LOAD_TIME = datetime(2024, 4, 15, 6, 0, tzinfo=UTC)
 _INCREMENTAL_TIME = datetime(2024, 4, 16, 6, 0, tzinfo=UTC)
 
@@ -86,7 +135,7 @@ def salesforce_id(key_prefix: str, number: int) -> str:
     short = f"{key_prefix}5g00000{digits[-5:]}"
     suffix = ""
     for block in range(3):
-        chunk = short[block * 5:block * 5 + 5]
+        chunk = short[block * 5 : block * 5 + 5]
         bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
         suffix += "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"[bits]
     return short + suffix
@@ -145,13 +194,16 @@ def _account(rng: random.Random, number: int, modified: datetime, users: Sequenc
         "SystemModstamp": rest_time(modified),
     }
     if rng.random() < 0.6:
-        record = {"attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{record_id}"},
-                  **record}
+        record = {
+            "attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/{record_id}"},
+            **record,
+        }
     return record
 
 
-def _opportunity(rng: random.Random, number: int, modified: datetime, accounts: Sequence[str],
-                 users: Sequence[str]) -> dict[str, Any]:
+def _opportunity(
+    rng: random.Random, number: int, modified: datetime, accounts: Sequence[str], users: Sequence[str]
+) -> dict[str, Any]:
     record_id = salesforce_id("006", number)
     stage = rng.choice(_STAGES[:-2]) if rng.random() < 0.7 else rng.choice(_STAGES[-2:])
     record: dict[str, Any] = {
@@ -169,8 +221,10 @@ def _opportunity(rng: random.Random, number: int, modified: datetime, accounts: 
         "SystemModstamp": rest_time(modified),
     }
     if rng.random() < 0.6:
-        record = {"attributes": {"type": "Opportunity",
-                                 "url": f"/services/data/v59.0/sobjects/Opportunity/{record_id}"}, **record}
+        record = {
+            "attributes": {"type": "Opportunity", "url": f"/services/data/v59.0/sobjects/Opportunity/{record_id}"},
+            **record,
+        }
     return record
 
 
@@ -211,8 +265,10 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     users = [salesforce_id("005", 10_000 + n) for n in range(25)]
     base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
 
-    account_records = [_account(rng, n, _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60), users)
-                       for n in range(1, accounts + 1)]
+    account_records = [
+        _account(rng, n, _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60), users)
+        for n in range(1, accounts + 1)
+    ]
     account_ids = [r["Id"] for r in account_records]
     opportunity_records = [
         _opportunity(rng, n, _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60), account_ids, users)
@@ -230,10 +286,11 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     n_updates, n_dups, n_same = max(1, accounts // 5), max(1, accounts // 50), max(1, accounts // 100)
     updated = shuffled[:n_updates]
     deleted = shuffled[n_updates]
-    duplicated = shuffled[n_updates + 1:n_updates + 1 + n_dups]
-    same_instant = shuffled[n_updates + 1 + n_dups:n_updates + 1 + n_dups + n_same]
-    incremental_lines: list[Any] = [_updated(rng, account_records[i], _minutes(rng, _INCREMENTAL_TIME, 600))
-                                    for i in updated]
+    duplicated = shuffled[n_updates + 1 : n_updates + 1 + n_dups]
+    same_instant = shuffled[n_updates + 1 + n_dups : n_updates + 1 + n_dups + n_same]
+    incremental_lines: list[Any] = [
+        _updated(rng, account_records[i], _minutes(rng, _INCREMENTAL_TIME, 600)) for i in updated
+    ]
     tombstone = _bulk_form({**account_records[deleted], "IsDeleted": True})
     tombstone["LastModifiedDate"] = tombstone["SystemModstamp"] = bulk_time(_minutes(rng, _INCREMENTAL_TIME, 600))
     incremental_lines.append(tombstone)
@@ -248,7 +305,8 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     ]
     rng.shuffle(incremental_lines)
     account_incremental = LandedFile(
-        ACCOUNT_FLOW, f"{base}{ACCOUNT_FLOW}/{incremental_exec}/{_opaque_name(rng)}", _jsonl(incremental_lines))
+        ACCOUNT_FLOW, f"{base}{ACCOUNT_FLOW}/{incremental_exec}/{_opaque_name(rng)}", _jsonl(incremental_lines)
+    )
 
     # ---- Opportunities: date folders and one partition folder per stage (names with spaces).
     def partitioned(records: list[dict[str, Any]], day: str, execution: str) -> list[LandedFile]:
@@ -256,8 +314,11 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
         for record in records:
             by_stage.setdefault(str(record["StageName"]), []).append(record)
         return [
-            LandedFile(OPPORTUNITY_FLOW,
-                       f"{base}{OPPORTUNITY_FLOW}/{day}/{execution}/StageName={stage}/{_opaque_name(rng)}", _jsonl(lines))
+            LandedFile(
+                OPPORTUNITY_FLOW,
+                f"{base}{OPPORTUNITY_FLOW}/{day}/{execution}/StageName={stage}/{_opaque_name(rng)}",
+                _jsonl(lines),
+            )
             for stage, lines in sorted(by_stage.items())
         ]
 
@@ -265,17 +326,28 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     opportunity_full = partitioned(opportunity_records, "2024/04/15", opp_full_exec)
     chosen = rng.sample(range(len(opportunity_records)), max(2, opportunities // 4 + opportunities // 40))
     n_opp_updates = max(1, opportunities // 4)
-    opp_updates = [_updated(rng, opportunity_records[i], _minutes(rng, _INCREMENTAL_TIME, 600))
-                   for i in chosen[:n_opp_updates]]
+    opp_updates = [
+        _updated(rng, opportunity_records[i], _minutes(rng, _INCREMENTAL_TIME, 600)) for i in chosen[:n_opp_updates]
+    ]
     opportunity_incremental = partitioned(opp_updates, "2024/04/16", opp_incremental_exec)
     opp_duplicates = [json.dumps(opportunity_records[i]).encode() for i in chosen[n_opp_updates:]]
-    opportunity_incremental.append(LandedFile(
-        OPPORTUNITY_FLOW, f"{base}{OPPORTUNITY_FLOW}/2024/04/16/{opp_incremental_exec}/{_opaque_name(rng)}",
-        _jsonl(opp_duplicates + [b"not json at all"])))
+    opportunity_incremental.append(
+        LandedFile(
+            OPPORTUNITY_FLOW,
+            f"{base}{OPPORTUNITY_FLOW}/2024/04/16/{opp_incremental_exec}/{_opaque_name(rng)}",
+            _jsonl(opp_duplicates + [b"not json at all"]),
+        )
+    )
 
     # Landing order: the incremental runs land before (part of) the full loads they supersede.
-    files = [account_incremental, opportunity_full[0], *opportunity_incremental, account_full[0],
-             *opportunity_full[1:], account_full[1]]
+    files = [
+        account_incremental,
+        opportunity_full[0],
+        *opportunity_incremental,
+        account_full[0],
+        *opportunity_full[1:],
+        account_full[1],
+    ]
     return AppFlowRun(files=files)
 
 
@@ -325,8 +397,9 @@ def parse_instant_ms(value: Any) -> int | None:
     return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
-def expected_outcome(files: Sequence[LandedFile], flow_objects: dict[str, dict[str, str]] | None = None
-                     ) -> ExpectedOutcome:
+def expected_outcome(
+    files: Sequence[LandedFile], flow_objects: dict[str, dict[str, str]] | None = None
+) -> ExpectedOutcome:
     """Replay ``files`` in order through the newest-wins rule (the specification, not the implementation)."""
     flow_objects = FLOW_OBJECTS if flow_objects is None else flow_objects
     outcome = ExpectedOutcome()
@@ -363,8 +436,9 @@ def expected_outcome(files: Sequence[LandedFile], flow_objects: dict[str, dict[s
     return outcome
 
 
-def differences(expected: ExpectedOutcome, stored: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]],
-                limit: int = 10) -> list[str]:
+def differences(
+    expected: ExpectedOutcome, stored: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], limit: int = 10
+) -> list[str]:
     """Where the stored records (``local dump``) and events (``local events``) depart from the model."""
     problems: list[str] = []
     by_key = {(r["object"], r["id"]): r for r in stored}
@@ -383,8 +457,14 @@ def differences(expected: ExpectedOutcome, stored: Sequence[dict[str, Any]], eve
         if got["record"] != want.record:
             problems.append(f"{key}: stored record differs from the newest version")
     published = Counter(
-        ExpectedChange(e["detail"]["object"], e["detail"]["id"], parse_instant_ms(e["detail"]["version"]) or -1,
-                       e["detail"]["change"]) for e in events)
+        ExpectedChange(
+            e["detail"]["object"],
+            e["detail"]["id"],
+            parse_instant_ms(e["detail"]["version"]) or -1,
+            e["detail"]["change"],
+        )
+        for e in events
+    )
     wanted = Counter(expected.changes)
     for change, count in sorted((published - wanted).items(), key=str):
         problems.append(f"unexpected event {change} x{count}")

@@ -145,8 +145,10 @@ def _env_string(value: Any) -> str:
 def landing_bucket(stack: StackDescription, template: Template) -> str:
     """The bucket AppFlow lands in: the one whose notifications go to EventBridge (``LandingBucket`` if several)."""
     candidates = [
-        logical_id for logical_id, props in template.resources_of_type("AWS::S3::Bucket")
-        if (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") and logical_id in stack.resources
+        logical_id
+        for logical_id, props in template.resources_of_type("AWS::S3::Bucket")
+        if (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration")
+        and logical_id in stack.resources
     ]
     if len(candidates) != 1:
         candidates = [c for c in candidates if c == "LandingBucket"] or candidates

@@ -156,8 +156,9 @@ class Template:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.parameters))
         if unknown:
-            raise TemplateError(f"unknown parameter(s) {', '.join(unknown)}; the template declares "
-                                f"{', '.join(sorted(self.parameters))}")
+            raise TemplateError(
+                f"unknown parameter(s) {', '.join(unknown)}; the template declares {', '.join(sorted(self.parameters))}"
+            )
         values: dict[str, str] = {}
         for name, spec in self.parameters.items():
             if name in overrides:
@@ -178,14 +179,16 @@ class Template:
             code_uri = props.get("CodeUri", ".")
             if not isinstance(code_uri, str):
                 raise TemplateError(f"{logical_id}: local mode needs CodeUri to be a local folder, got {code_uri!r}")
-            specs.append(FunctionSpec(
-                logical_id=logical_id,
-                code_dir=(self.directory / code_uri).resolve(),
-                handler=str(props.get("Handler", "")),
-                timeout_seconds=int(props.get("Timeout", 3)),
-                memory_mb=int(props.get("MemorySize", 128)),
-                properties=props,
-            ))
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    code_dir=(self.directory / code_uri).resolve(),
+                    handler=str(props.get("Handler", "")),
+                    timeout_seconds=int(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    properties=props,
+                )
+            )
         return specs
 
     def function(self, name: str) -> FunctionSpec:
@@ -269,7 +272,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key.startswith("Fn::") or key == "Condition":
@@ -353,7 +356,7 @@ class Resolver:
     def _evaluate_condition(self, expression: Any) -> bool:
         if not isinstance(expression, dict):
             return bool(self._resolve(expression))
-        (name, argument), = expression.items()
+        ((name, argument),) = expression.items()
         if name == "Condition":
             return self.condition(argument)
         if name == "Fn::Equals":
