@@ -6,6 +6,7 @@ so the whole suite pays for one server start.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -19,6 +20,11 @@ from appflow_local.template import Template
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "template.yaml"
+
+# werkzeug (under moto's server) otherwise installs a stderr handler on first request, bound to
+# whichever capture stream pytest had then: request lines drown the output and later fail on a
+# closed stream. Whichever fixture starts a server, keep werkzeug quiet.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="session")

@@ -157,7 +157,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     )
     if args.env_vars_file:
         container = args.container_endpoint_url or _container_endpoint(args.endpoint_url)
-        args.env_vars_file.write_text(json.dumps(sam_env_vars(stack, template, container), indent=2) + "\n")
+        args.env_vars_file.write_text(
+            json.dumps(sam_env_vars(stack, template, args.endpoint_url, container), indent=2) + "\n"
+        )
         print(f"wrote {args.env_vars_file} (functions reach the emulator at {container})", file=sys.stderr)
     created = {lid: attrs["Ref"] for lid, attrs in stack.resources.items()}
     print(
@@ -277,6 +279,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     with _invoke_target(args) as (emulator, stack, template):
         runtime = LocalRuntime(emulator, stack, template)
         invocation = runtime.invoke(args.function, event)
+    print(
+        f"{invocation.function}: {invocation.duration_seconds:.3f} s, metrics {json.dumps(invocation.metrics)}",
+        file=sys.stderr,
+    )
     if invocation.failed:
         print(json.dumps({"errorMessage": invocation.error, "errorType": invocation.error_type}))
         return 1

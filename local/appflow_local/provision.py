@@ -367,14 +367,18 @@ def provision(
     return Provisioner(template, emulator, stack_name=stack_name, parameter_overrides=parameter_overrides).provision()
 
 
-def sam_env_vars(stack: StackDescription, template: Template, endpoint_url: str) -> dict[str, dict[str, str]]:
+def sam_env_vars(
+    stack: StackDescription, template: Template, emulator_url: str, container_url: str
+) -> dict[str, dict[str, str]]:
     """A ``sam local invoke --env-vars`` document pointing each function at the provisioned stack.
 
     SAM only overrides variables the template declares, which is why AWS_ENDPOINT_OVERRIDE is one.
+    URLs of the emulator (queue URLs) are rewritten to how a Lambda container reaches it.
     """
     document: dict[str, dict[str, str]] = {}
     for function in template.functions():
         env = function_environment(function, stack, template)
-        env["AWS_ENDPOINT_OVERRIDE"] = endpoint_url
+        env = {name: value.replace(emulator_url.rstrip("/"), container_url.rstrip("/")) for name, value in env.items()}
+        env["AWS_ENDPOINT_OVERRIDE"] = container_url
         document[function.logical_id] = env
     return document
