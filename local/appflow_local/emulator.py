@@ -26,11 +26,15 @@ class Emulator:
     def __init__(self, endpoint_url: str, region: str = DEFAULT_REGION) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         self.region = region
-        self._session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
+        self._session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
+        )
         self._config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=120)
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)  # type: ignore[call-overload]
 
     @cached_property
     def s3(self) -> Any:

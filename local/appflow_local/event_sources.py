@@ -51,6 +51,7 @@ class Outcome:
 class EventSource(Protocol):
     name: str
     function: LocalFunction
+    outcome: Outcome
 
     def poll(self) -> int:
         """Deliver what is waiting now (one batch); return how many messages or records were handled."""

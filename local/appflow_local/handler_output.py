@@ -86,7 +86,7 @@ class _StdoutRouter(io.TextIOBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self.target: TextIO | None = None
+        self.target: TextIO | io.TextIOBase | None = None
 
     def writable(self) -> bool:
         return True

@@ -9,7 +9,7 @@ from typing import Any
 
 from appflow_local.emulator import Emulator
 from appflow_local.stack import StackDescription
-from appflow_local.template import TemplateError
+from appflow_local.template import ACCOUNT_ID, TemplateError
 
 ENTITY_TABLE = "EntityTable"
 
@@ -57,7 +57,10 @@ def published_events(emulator: Emulator, stack: StackDescription) -> list[dict[s
     entries: list[tuple[int, int, dict[str, Any]]] = []
     for tap in stack.taps:
         for position, (timestamp, message) in enumerate(_log_messages(emulator, tap.log_group)):
-            entries.append((timestamp, position, json.loads(message)))
+            event = json.loads(message)
+            # moto's log-group target leaves out the envelope's account; EventBridge always sends it.
+            event.setdefault("account", ACCOUNT_ID)
+            entries.append((timestamp, position, event))
     # Stable: events of one millisecond keep the order the log group recorded them in.
     return [event for _, _, event in sorted(entries, key=lambda e: (e[0], e[1]))]
 
