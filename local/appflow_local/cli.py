@@ -56,7 +56,9 @@ def _common(parser: argparse.ArgumentParser, *, endpoint_required: bool = True) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="appflow-ingest", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="appflow-ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run a generated AppFlow run through the whole pipeline, embedded")
