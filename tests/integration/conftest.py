@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -26,20 +24,6 @@ _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 def template_resource(logical_id: str) -> dict[str, Any]:
     return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][logical_id]["Properties"]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngestTests")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @dataclass
