@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
@@ -45,8 +46,18 @@ class FilePlan:
 
 
 def landed_objects_from_event(event: Mapping[str, Any]) -> list[LandedObject]:
-    """The objects an S3 creation notification names: EventBridge "Object Created" or classic ``Records[]``."""
-    if "Records" in event:
+    """The objects an S3 creation notification names, in every form a planner can be handed.
+
+    - EventBridge "Object Created" (the template's trigger);
+    - the classic notification ``Records[]`` (S3 -> Lambda, ``sam local generate-event s3 put``),
+      whose keys are URL-encoded (``red flower.jpg`` arrives as ``red+flower.jpg``);
+    - either of those as the body of SQS messages (S3 -> SQS -> Lambda, EventBridge -> SQS);
+    - S3's ``s3:TestEvent``, sent once when a notification is configured: names no object.
+    """
+    records = event.get("Records")
+    if isinstance(records, list):
+        if records and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+            return [obj for record in records for obj in landed_objects_from_event(orjson.loads(record["body"]))]
         return [
             LandedObject(
                 bucket=record.s3.bucket.name,
@@ -58,12 +69,17 @@ def landed_objects_from_event(event: Mapping[str, Any]) -> list[LandedObject]:
             for record in S3Event(event).records
             if record.event_name.startswith("ObjectCreated")
         ]
+    if event.get("Event") == "s3:TestEvent":
+        return []
     detail = S3EventBridgeNotificationEvent(event).detail
     obj = detail.object
     return [
         LandedObject(
             bucket=detail.bucket.name,
-            key=obj.key,
+            # The key as delivered, not Powertools' ``.key`` (which URL-decodes it and turns a literal
+            # "+" into a space): the planner heads it as given, then decoded (see _head), so it
+            # works whether or not the key arrived encoded.
+            key=obj["key"],
             size=int(obj.get("size") or 0),
             # AWS says "etag"; moto's emulator says "eTag".
             etag=obj.get("etag") or obj.get("eTag"),
