@@ -14,6 +14,7 @@ planner = FilePlanner(
     queue=SqsChunkQueue(clients.sqs, settings.chunk_queue_url),
     chunk_size=settings.chunk_size_bytes,
     formats=settings.flow_formats,
+    flows=settings.flow_objects.keys(),
 )
 
 

@@ -40,7 +40,7 @@ class Pipeline:
         self.s3 = clients.s3
         objects = S3LandingObjects(clients.s3, block_size=50)
         queue = SqsChunkQueue(clients.sqs, stack.chunk_queue_url)
-        self.planner = FilePlanner(objects, queue, chunk_size=chunk_size)
+        self.planner = FilePlanner(objects, queue, chunk_size=chunk_size, flows={FLOW})
         self.ingester = ChunkIngester(
             objects=objects,
             store=DynamoEntityStore(clients.dynamodb, stack.entity_table, concurrency=8),
@@ -55,8 +55,8 @@ class Pipeline:
         self.after_sequence: str | None = None
         self.reports: list[dict[str, Any]] = []
 
-    def land(self, name: str, lines: list[Any], raw: bytes | None = None) -> None:
-        key = f"{FLOW}/{EXECUTION}/{name}"
+    def land(self, name: str, lines: list[Any], raw: bytes | None = None, key: str | None = None) -> None:
+        key = key or f"{FLOW}/{EXECUTION}/{name}"
         body = (
             raw
             if raw is not None
@@ -252,3 +252,12 @@ def test_a_single_json_array_is_accepted(pipeline):
     body = orjson.dumps([account("J1", "2024-01-01T00:00:00Z"), account("J2", "2024-01-01T00:00:00Z")])
     pipeline.land("array", [], raw=b"  " + body)  # no trailing newline either
     assert pipeline.totals() == {"read": 2, "written": 2, "stale": 0, "quarantined": 0}
+
+
+def test_a_configured_flow_is_recognised_in_a_key_without_an_execution_folder(pipeline):
+    # Ids without a standard key prefix and no attributes: only the flow's configuration says Account.
+    pipeline.land(
+        "part-0", [], raw=b'{"Id": "X1", "LastModifiedDate": "2024-01-01T00:00:00Z"}\n', key=f"exports/{FLOW}/part-0"
+    )
+    assert pipeline.totals() == {"read": 1, "written": 1, "stale": 0, "quarantined": 0}
+    assert pipeline.stored("X1")["version"] == "2024-01-01T00:00:00.000Z"

@@ -1,13 +1,16 @@
 """AppFlow's S3 key layout, read from the right.
 
 ``<prefix>/<flow-name>/[schemaVersion_<N>/][<yyyy>/<mm>/<dd>[/<HH>[/<MM>]]/]<execution-id>/[<field>=<value>/...]<file>``
-(APPFLOW.md §1). The bucket prefix may itself contain slashes, so the layout is parsed from the
-file name backwards; partition values may contain spaces or the literal ``null``.
+(APPFLOW.md §1). The bucket prefix may itself contain slashes, so without more knowledge the
+layout is parsed from the file name backwards; partition values may contain spaces or the literal
+``null``. When the configured flow names are known and one of them is in the key, the key is read
+forwards from it instead, which also copes with a flow that writes no execution-id folder.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -38,13 +41,16 @@ def is_data_object_key(key: str) -> bool:
     return bool(key) and not key.endswith("/")
 
 
-def parse_landing_key(key: str) -> LandingKey:
+def parse_landing_key(key: str, known_flows: Collection[str] = ()) -> LandingKey:
     parts = key.split("/")
     file_name = parts.pop()
+    anchor = next((i for i, folder in enumerate(parts) if folder in known_flows), None)
+    if anchor is not None:
+        return _parse_forwards(parts, anchor, file_name)
     partitions: dict[str, str | None] = {}
     while parts and "=" in parts[-1]:
-        name, _, value = parts.pop().partition("=")
-        partitions[name] = None if value == "null" else value
+        name, value = _partition(parts.pop())
+        partitions[name] = value
     partitions = dict(reversed(list(partitions.items())))
     execution_id = parts.pop() if parts else None
     date_parts: list[str] = []
@@ -68,6 +74,35 @@ def parse_landing_key(key: str) -> LandingKey:
         partitions=partitions,
         file_name=file_name,
     )
+
+
+def _parse_forwards(parts: list[str], flow_at: int, file_name: str) -> LandingKey:
+    rest = parts[flow_at + 1 :]
+    schema_version = None
+    if rest and (match := _SCHEMA_VERSION.match(rest[0])):
+        schema_version = int(match.group(1))
+        rest.pop(0)
+    date_parts: list[str] = []
+    if rest and len(rest[0]) == 4 and rest[0].isdigit():
+        date_parts.append(rest.pop(0))
+        while rest and len(date_parts) < 5 and len(rest[0]) == 2 and rest[0].isdigit():
+            date_parts.append(rest.pop(0))
+    folders = [part for part in rest if "=" not in part]
+    partitions = dict(_partition(part) for part in rest if "=" in part)
+    return LandingKey(
+        prefix="/".join(parts[:flow_at]),
+        flow_name=parts[flow_at],
+        schema_version=schema_version,
+        date_path="/".join(date_parts) or None,
+        execution_id=folders[-1] if folders else None,
+        partitions=partitions,
+        file_name=file_name,
+    )
+
+
+def _partition(folder: str) -> tuple[str, str | None]:
+    name, _, value = folder.partition("=")
+    return name, None if value == "null" else value
 
 
 def is_run_metadata(landing: LandingKey) -> bool:

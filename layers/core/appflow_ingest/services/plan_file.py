@@ -6,7 +6,7 @@ it reads, so its work does not grow with file size beyond one message per chunk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,11 +95,13 @@ class FilePlanner:
         queue: ChunkQueue,
         chunk_size: int,
         formats: Mapping[str, str] | None = None,
+        flows: Collection[str] = (),
     ) -> None:
         self._objects = objects
         self._queue = queue
         self._chunk_size = chunk_size
         self._formats = formats or {}
+        self._flows = frozenset(flows)  # configured flow names anchor the key layout
 
     def plan(self, notified: LandedObject) -> FilePlan:
         plan = self._plan(notified)
@@ -123,7 +125,7 @@ class FilePlanner:
             return FilePlan(obj.uri, skipped=f"object changed since notified (etag {notified.etag} -> {obj.etag})")
         if obj.size == 0:
             return FilePlan(obj.uri, skipped="empty object")
-        landing = parse_landing_key(obj.key)
+        landing = parse_landing_key(obj.key, self._flows)
         if is_run_metadata(landing):
             return FilePlan(obj.uri, skipped="AppFlow run metadata object")
 
