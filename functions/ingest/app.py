@@ -9,19 +9,33 @@ from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.ingest_chunk import ChunkIngester
+from appflow_ingest.services.schema_sightings import SchemaSightings
 from appflow_ingest.settings import Settings
 
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url, max_pool_connections=settings.write_concurrency)
+# Rule sets bound per object in FLOW_OBJECTS ("rules": "<name>"), compiled once per cold start.
+rules = ObjectRules(
+    {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+    masking_key=settings.masking_key,
+    on_new_field=(
+        SchemaSightings(DynamoSchemaRegistry(clients.dynamodb, settings.derived_table)).report
+        if settings.derived_table
+        else None
+    ),
+)
 ingester = ChunkIngester(
     objects=S3LandingObjects(clients.s3),
     store=DynamoEntityStore(clients.dynamodb, settings.entity_table, concurrency=settings.write_concurrency),
     quarantine=S3Quarantine(clients.s3, settings.quarantine_bucket),
     queue=SqsChunkQueue(clients.sqs, settings.chunk_queue_url),
     objects_by_flow=settings.flow_objects,
+    rules=rules,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

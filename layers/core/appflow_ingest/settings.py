@@ -58,6 +58,36 @@ def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str
     return objects, formats
 
 
+def parse_flow_rules(raw: str) -> dict[str, str]:
+    """Which rule set each object's records get: FLOW_OBJECTS ``{"flow": {"object": "Contact", "rules": "contact-member"}}``.
+
+    Rules are bound per object (a record is checked the same whichever flow delivered it), so two
+    flows of one object naming different rule sets is a configuration error, not a guess.
+    """
+    from appflow_ingest.domain.rules import RULE_SETS
+
+    document = orjson.loads(raw or "{}")  # parse_flow_objects has already validated the shape
+    bound: dict[str, str] = {}
+    for flow, spec in document.items():
+        name = spec.get("rules") if isinstance(spec, dict) else None
+        if not name:
+            continue
+        rules = RULE_SETS.get(name)
+        if rules is None:
+            raise ConfigurationError(
+                f"FLOW_OBJECTS[{flow!r}].rules: unknown rule set {name!r}, expected one of {sorted(RULE_SETS)}"
+            )
+        if rules.object != spec["object"]:
+            raise ConfigurationError(
+                f"FLOW_OBJECTS[{flow!r}].rules: rule set {name!r} is for {rules.object}, the flow lands {spec['object']}"
+            )
+        if bound.setdefault(spec["object"], name) != name:
+            raise ConfigurationError(
+                f"FLOW_OBJECTS: {spec['object']} has two rule sets, {bound[spec['object']]!r} and {name!r}"
+            )
+    return bound
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the functions read from their environment."""
@@ -73,6 +103,9 @@ class Settings:
     endpoint_url: str | None = None
     flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
     flow_formats: dict[str, str] = field(default_factory=dict)
+    object_rules: dict[str, str] = field(default_factory=dict)  # object -> rule set name
+    derived_table: str = ""  # aggregates, member passes and schema sightings (optional: rules work without it)
+    masking_key: bytes | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,4 +123,7 @@ class Settings:
             endpoint_url=env.get("AWS_ENDPOINT_OVERRIDE") or None,
             flow_objects=flow_objects,
             flow_formats=flow_formats,
+            object_rules=parse_flow_rules(env.get("FLOW_OBJECTS", "{}")),
+            derived_table=env.get("DERIVED_TABLE", ""),
+            masking_key=env.get("MASKING_KEY", "").encode() or None,
         )

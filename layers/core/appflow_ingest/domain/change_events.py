@@ -47,6 +47,10 @@ def change_event_for(
     record (JSON text). A stream record whose version is not newer than the old image's is a
     repeat (moto emits two INSERTs for one write) or an update of other attributes: no event.
     """
+    if new_image is not None and "kind" in new_image:  # an item of the derived table, not a record
+        from appflow_ingest.domain.derived_events import derived_event_for
+
+        return derived_event_for(old_image, new_image)
     new_version = _version(new_image)
     if new_image is None or new_version is None:
         return None  # removal of an item: records are deleted by tombstone, never removed
