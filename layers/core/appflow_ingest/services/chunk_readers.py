@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Protocol
 
 from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
 from appflow_ingest.domain.decoding import DecodedItem, Undecodable, decode_json_document, decode_json_lines
-from appflow_ingest.domain.formats import GZIP_SUFFIX, JSON_DOCUMENT, JSON_LINES
+from appflow_ingest.domain.formats import CSV, GZIP_SUFFIX, JSON_DOCUMENT, JSON_LINES
 from appflow_ingest.domain.lines import iter_owned_lines, read_start
 
 DECOMPRESSED_BLOCK = 8 * 1024 * 1024
@@ -18,6 +19,7 @@ DECOMPRESSED_BLOCK = 8 * 1024 * 1024
 class ChunkBytes(Protocol):
     def blocks(self, obj: Chunk, offset: int) -> Iterator[bytes]: ...
     def stream(self, obj: Chunk) -> io.RawIOBase: ...
+    def read_range(self, obj: Chunk, start: int, stop: int) -> bytes: ...
 
 
 ChunkReader = Callable[[Chunk, ChunkBytes], Iterator[DecodedItem]]
@@ -36,24 +38,79 @@ def read_json_document(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem
 
 def read_gzip_json_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     """Gzip is read front to back; offsets are in decompressed bytes, so a hand-over skips forward."""
-    decompressed = gzip.GzipFile(fileobj=source.stream(chunk))
+    blocks = _decompressed_blocks(chunk, source, read_start(chunk.start))
+    return decode_json_lines(iter_owned_lines(blocks, chunk.start, 2**63))
+
+
+def read_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
+    """Whole CSV records from the chunk's start (a record boundary) to the end of the file.
+
+    A CSV file is planned as one chunk, read front to back: a byte range cannot be aligned on a
+    record from an arbitrary offset (whether it starts inside quotes is unknown). A remainder
+    handed over near the time limit starts at an exact record boundary and re-reads the header
+    from the start of the file.
+    """
+    lines = iter_owned_lines(source.blocks(chunk, read_start(chunk.start)), chunk.start, 2**63)
+    header = _file_head_lines(chunk, source) if chunk.start > 0 else None
+    return _decode_csv(iter_csv_records(lines, chunk.end), header)
+
+
+def read_gzip_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
+    """Gzip CSV is read as one stream; offsets are in decompressed bytes."""
+    lines = iter_owned_lines(_decompressed_blocks(chunk, source, read_start(chunk.start)), chunk.start, 2**63)
+    header = iter_owned_lines(_decompressed_blocks(chunk, source, 0), 0, 2**63) if chunk.start > 0 else None
+    return _decode_csv(iter_csv_records(lines), header)
+
+
+def _decode_csv(
+    records: Iterator[CsvRecord | UnterminatedRecord], header_lines: Iterator[tuple[int, bytes]] | None
+) -> Iterator[DecodedItem]:
+    # pyarrow is imported only by invocations that read CSV or Parquet (it adds to cold starts).
+    from appflow_ingest.domain.csv_decoding import CsvDecoder, CsvHeaderError, parse_header
+
+    head = records if header_lines is None else iter_csv_records(header_lines)
+    first = next(head, None)
+    if header_lines is not None and isinstance(head, Generator):
+        head.close()  # stop reading the start of the file once the header is known
+    if first is None:
+        return
+    try:
+        columns = parse_header(first)
+    except CsvHeaderError as error:
+        yield Undecodable(first.offset, first.raw, str(error))
+        return
+    yield from CsvDecoder(columns).decode(records)
+
+
+def _file_head_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[tuple[int, bytes]]:
+    """Lines from the start of the file, read in small growing ranges (only the header is needed)."""
 
     def blocks() -> Iterator[bytes]:
-        skip = read_start(chunk.start)
-        while block := decompressed.read(DECOMPRESSED_BLOCK):
-            if skip >= len(block):
-                skip -= len(block)
-                continue
-            yield block[skip:]
-            skip = 0
+        offset, size = 0, 64 * 1024
+        while offset < chunk.size:
+            stop = min(offset + size, chunk.size)
+            yield source.read_range(chunk, offset, stop)
+            offset, size = stop, size * 2
 
-    return decode_json_lines(iter_owned_lines(blocks(), chunk.start, 2**63))
+    return iter_owned_lines(blocks(), 0, 2**63)
+
+
+def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int) -> Iterator[bytes]:
+    decompressed = gzip.GzipFile(fileobj=source.stream(chunk))
+    while block := decompressed.read(DECOMPRESSED_BLOCK):
+        if skip >= len(block):
+            skip -= len(block)
+            continue
+        yield block[skip:]
+        skip = 0
 
 
 READERS: dict[str, ChunkReader] = {
     JSON_LINES: read_json_lines,
     JSON_DOCUMENT: read_json_document,
     JSON_LINES + GZIP_SUFFIX: read_gzip_json_lines,
+    CSV: read_csv,
+    CSV + GZIP_SUFFIX: read_gzip_csv,
 }
 
 

@@ -117,12 +117,25 @@ class ChunkIngester:
         config = self._objects_by_flow.get(chunk.landing.flow_name or "")
         batch: list[RecordVersion] = []
         previous_offset = -1
+        checked_at = 0  # report.read when the clock was last looked at
         for item in read_chunk(chunk, self._objects):
             at_new_line = item.offset > previous_offset
             previous_offset = item.offset
-            if not batch and at_new_line and item.offset > chunk.start and self._out_of_time(remaining_ms):
-                self._hand_over(chunk, item.offset, report)
-                return
+            # Look at the clock about once per batch, only where the rest can be handed over: at a
+            # new line (or CSV record, or Parquet row group) after some progress. Records sharing
+            # an offset (a JSON array line, a row group) are never split between invocations.
+            if (
+                at_new_line
+                and report.read
+                and (not batch or report.read - checked_at >= self._batch_size)
+                and remaining_ms is not None
+            ):
+                checked_at = report.read
+                if self._out_of_time(remaining_ms):
+                    if batch:
+                        self._write(batch, chunk, report)
+                    self._hand_over(chunk, item.offset, report)
+                    return
             report.read += 1
             if isinstance(item, Undecodable):
                 rejects.append(rejected_line(chunk, item.offset, item.raw, item.reason))

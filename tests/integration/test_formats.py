@@ -1,0 +1,171 @@
+"""CSV, Parquet and JSON Lines through plan -> ingest on moto's server, with hand-over.
+
+An ingest invocation whose time budget runs out stops at a record boundary, queues the rest of
+its range and reports success; across the resulting chain of messages every record must be
+ingested exactly once (read once, written once, never stale), whatever the point it stopped at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import orjson
+import pytest
+
+from appflow_ingest.adapters.aws_clients import AwsClients
+from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
+from appflow_ingest.adapters.entity_store import DynamoEntityStore
+from appflow_ingest.adapters.landing_objects import S3LandingObjects
+from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.services.ingest_chunk import ChunkIngester
+from appflow_ingest.services.plan_file import FilePlanner
+
+FLOW = "sf-accounts"
+EXECUTION = "5e0c6b8e-2f8a-4c52-9d7e-0c1d2e3f4a5b"
+FIELDS = ["Id", "Name", "Description", "AnnualRevenue", "IsDeleted", "LastModifiedDate"]
+
+
+class Budget:
+    """A fake ``remaining_ms``: plenty of time for the first ``checks`` looks at the clock, then none."""
+
+    def __init__(self, checks: int | None) -> None:
+        self.checks = checks
+        self.calls = 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return 0 if self.checks is not None and self.calls > self.checks else 10**9
+
+
+class Run:
+    """Plan a landed file, then drain the chunk queue through the ingester, each message with its own budget."""
+
+    def __init__(self, stack, *, chunk_size: int, block_size: int = 64, batch_size: int = 3) -> None:
+        self.stack = stack
+        clients = AwsClients(stack.endpoint)
+        self.s3, self.dynamodb = clients.s3, clients.dynamodb
+        objects = S3LandingObjects(clients.s3, block_size=block_size)
+        queue = SqsChunkQueue(clients.sqs, stack.chunk_queue_url)
+        self.planner = FilePlanner(objects, queue, chunk_size=chunk_size)
+        self.ingester = ChunkIngester(
+            objects=objects,
+            store=DynamoEntityStore(clients.dynamodb, stack.entity_table, concurrency=8),
+            quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket),
+            queue=queue,
+            objects_by_flow={FLOW: ObjectConfig("Account")},
+            batch_size=batch_size,
+        )
+        self.planned: list[Chunk] = []
+        self.reports: list[dict[str, Any]] = []
+
+    def land(self, name: str, body: bytes, *, checks: int | None = None) -> None:
+        key = f"{FLOW}/{EXECUTION}/{name}"
+        self.s3.put_object(Bucket=self.stack.landing_bucket, Key=key, Body=body)
+        head = self.s3.head_object(Bucket=self.stack.landing_bucket, Key=key)
+        plan = self.planner.plan(LandedObject(self.stack.landing_bucket, key, head["ContentLength"], head["ETag"]))
+        self.planned += plan.chunks
+        while bodies := self.stack.chunk_messages():
+            for message in bodies:
+                self.reports.append(self.ingester.ingest(Chunk.from_json(message), Budget(checks)).as_dict())
+
+    def totals(self) -> dict[str, int]:
+        return {k: sum(r[k] for r in self.reports) for k in ("read", "written", "stale", "quarantined")}
+
+    def handed_over_at(self) -> list[int]:
+        return [r["handed_over_at"] for r in self.reports if r["handed_over_at"] is not None]
+
+    def stored(self) -> dict[str, dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=self.stack.entity_table)["Items"]
+        return {item["record_id"]["S"]: json.loads(item["record"]["S"]) for item in items}
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        entries = []
+        for obj in self.s3.list_objects_v2(Bucket=self.stack.quarantine_bucket).get("Contents", []):
+            body = self.s3.get_object(Bucket=self.stack.quarantine_bucket, Key=obj["Key"])["Body"].read()
+            entries += [json.loads(line) for line in body.splitlines()]
+        return entries
+
+
+def accounts(count: int) -> list[dict[str, Any]]:
+    """Salesforce-like Accounts; descriptions hold commas, doubled quotes and newlines (LF and CRLF)."""
+    return [
+        {
+            "Id": f"001{i:015d}",
+            "Name": f"Account {i}, Inc." if i % 3 else f'The "{i}" Company',
+            "Description": ('Line one\nline two, "quoted"\r\nend' if i % 4 == 0 else f"plain {i}") + "x" * (i % 23),
+            "AnnualRevenue": f"{1000.0 * i}",
+            "IsDeleted": "false",
+            "LastModifiedDate": f"2024-04-16T19:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+        }
+        for i in range(count)
+    ]
+
+
+def to_csv(records: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")  # AppFlow writes LF
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue().encode()
+
+
+def to_json_lines(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
+
+
+RECORDS = accounts(40)
+BODIES = {"jsonl": to_json_lines(RECORDS), "csv": to_csv(RECORDS)}
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "csv"])
+def test_a_file_larger_than_the_chunk_size_is_ingested_exactly_once(core_stack, file_format):
+    run = Run(core_stack, chunk_size=512, block_size=37)  # blocks cut inside quoted fields
+    body = BODIES[file_format]
+    assert len(body) > 4 * 512
+    run.land(f"part-00000-{file_format}", body)
+
+    assert run.planned[0].format == file_format
+    # JSON Lines is cut into byte ranges; a CSV byte range cannot be aligned, so it is one chunk.
+    assert len(run.planned) == (-(-len(body) // 512) if file_format == "jsonl" else 1)
+    assert run.totals() == {"read": 40, "written": 40, "stale": 0, "quarantined": 0}
+    assert run.stored() == {r["Id"]: r for r in RECORDS}
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "csv"])
+@pytest.mark.parametrize("checks", [1, 2, 3, 4])
+def test_hand_over_at_any_point_ingests_every_record_exactly_once(core_stack, file_format, checks):
+    run = Run(core_stack, chunk_size=4000, block_size=1024, batch_size=3)
+    body = BODIES[file_format]
+    run.land(f"handover-{file_format}", body, checks=checks)
+
+    handed = run.handed_over_at()
+    assert handed, "the budget ran out, so the chunk must have been handed over"
+    # Each hand-over point is the exact byte offset where a record starts.
+    starts = {0, *(i + 1 for i, byte in enumerate(body) if byte == ord("\n"))}
+    assert set(handed) <= starts
+    if file_format == "csv":
+        csv_starts = {body.index(f"{r['Id']},".encode()) for r in RECORDS}
+        assert set(handed) <= csv_starts
+    # Every invocation reported success for its part, and together they read each record once.
+    assert run.totals() == {"read": 40, "written": 40, "stale": 0, "quarantined": 0}
+    assert run.stored() == {r["Id"]: r for r in RECORDS}
+
+
+def test_csv_rows_with_the_wrong_number_of_fields_are_quarantined_with_their_offset(core_stack):
+    run = Run(core_stack, chunk_size=100, block_size=16)
+    good = to_csv(accounts(3))
+    bad_row = b'001BAD,"too, few",fields\n'
+    body = good + bad_row + to_csv(accounts(5)[3:]).split(b"\n", 1)[1]
+    run.land("with-bad-row.csv", body)
+
+    assert run.totals() == {"read": 6, "written": 5, "stale": 0, "quarantined": 1}
+    (entry,) = run.quarantined()
+    assert entry["offset"] == body.index(b"001BAD")
+    assert entry["line"] == bad_row.decode().rstrip("\n")
+    assert "expected 6 comma-separated fields as in the header row, got 3" in entry["reason"]
+    assert entry["source"].endswith("with-bad-row.csv") and str(entry["offset"]) in entry["reason"]
