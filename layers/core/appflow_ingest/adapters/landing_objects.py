@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from appflow_ingest.domain.chunks import Chunk, LandedObject
 
 BLOCK_SIZE = 8 * 1024 * 1024
+TAIL_BLOCK = 64 * 1024
 
 
 class ObjectChanged(Exception):
@@ -57,22 +58,37 @@ class S3LandingObjects:
             return b""
         return self._get(obj, Range=f"bytes={start}-{stop - 1}")["Body"].read()
 
-    def blocks(self, obj: LandedObject | Chunk, offset: int) -> Iterator[bytes]:
-        """Consecutive blocks from ``offset`` to the end of the object, one block read ahead."""
+    def blocks(self, obj: LandedObject | Chunk, offset: int, stop: int | None = None) -> Iterator[bytes]:
+        """Consecutive blocks from ``offset`` to the end of the object, the next one read ahead.
+
+        With ``stop`` (a chunk's end), large blocks cover ``[offset, stop)`` and the reads past it
+        are small and on demand (64 KiB, doubling): a chunk only needs the rest of its last line
+        there, not another 8 MiB block, which would double the bytes and GETs of every chunk.
+        Measured on a 16 MiB chunk: 2 GETs, where reading ahead in whole blocks took 4.
+        """
         size = obj.size
-        if offset >= size:
-            return
-        pending = self._prefetcher.submit(self.read_range, obj, offset, min(offset + self._block_size, size))
-        offset = min(offset + self._block_size, size)
-        while True:
-            block = pending.result()
-            if offset < size:
-                pending = self._prefetcher.submit(self.read_range, obj, offset, min(offset + self._block_size, size))
-                offset = min(offset + self._block_size, size)
+        # The last large block reaches a little past `stop`, so the rest of a chunk's last line
+        # (rarely longer than TAIL_BLOCK) comes with it instead of costing one more GET.
+        stop = size if stop is None else min(stop + TAIL_BLOCK, size)
+        ranges, position = [], offset
+        while position < stop:
+            # A remainder only a little over one block is read as one block, not two.
+            end = stop if stop - position <= self._block_size * 5 // 4 else position + self._block_size
+            ranges.append((position, end))
+            position = end
+        if ranges:
+            pending = self._prefetcher.submit(self.read_range, obj, *ranges[0])
+            for following in [*ranges[1:], None]:
+                block = pending.result()
+                if following:
+                    pending = self._prefetcher.submit(self.read_range, obj, *following)
                 yield block
-            else:
-                yield block
-                return
+        tail_block = TAIL_BLOCK
+        while position < size:
+            end = min(position + tail_block, size)
+            block = self.read_range(obj, position, end)
+            position, tail_block = end, min(tail_block * 2, self._block_size)
+            yield block
 
     def stream(self, obj: LandedObject | Chunk) -> BinaryIO:
         """The whole object as a stream, for formats read front to back (gzip)."""

@@ -48,6 +48,56 @@ def decode_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[DecodedIte
             yield Decoded(offset, value)
 
 
+class DecodedBatch(NamedTuple):
+    """Records decoded from consecutive lines, and the lines that did not decode."""
+
+    offset: int  # where the first line starts: a line boundary, where a hand-over may resume
+    records: list[Any]
+    undecodable: list[Undecodable]
+    lines: list[bytes]
+    offsets: list[int] | None = None  # each record's line offset, when records and lines do not pair up
+
+    def record_offsets(self) -> list[int]:
+        """Byte offset of each record's line (computed on demand: only rejected records need it)."""
+        if self.offsets is not None:
+            return self.offsets
+        offsets, offset = [], self.offset
+        for line in self.lines:
+            offsets.append(offset)
+            offset += len(line) + 1
+        return offsets
+
+
+def decode_json_line_batch(offset: int, lines: list[bytes]) -> DecodedBatch:
+    """``decode_json_lines`` for a list of consecutive lines starting at ``offset``, in one C-level pass.
+
+    Clean JSON Lines (one object per line, which is what AppFlow writes) decode with a single
+    ``map(orjson.loads, ...)``; a batch with a blank, undecodable or array line, or a byte order
+    mark, is decoded again line by line by ``decode_json_lines``, with its rules.
+    """
+    try:
+        records = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if list not in set(map(type, records)):
+            return DecodedBatch(offset, records, [], lines)
+    records, undecodable, offsets = [], [], []
+    for item in decode_json_lines(_with_offsets(offset, lines)):
+        if type(item) is Undecodable:
+            undecodable.append(item)
+        else:
+            records.append(item.record)
+            offsets.append(item.offset)
+    return DecodedBatch(offset, records, undecodable, lines, offsets)
+
+
+def _with_offsets(offset: int, lines: list[bytes]) -> Iterator[tuple[int, bytes]]:
+    for line in lines:
+        yield offset, line
+        offset += len(line) + 1
+
+
 def decode_json_document(offset: int, document: bytes) -> Iterator[DecodedItem]:
     """A whole file holding one JSON array of records (or a single object)."""
     try:

@@ -61,6 +61,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
+# For the hot path (records.to_record_versions), which inlines the common case of to_epoch_millis:
+# an ISO text with an offset, both Salesforce forms. Measured: a cache of parsed texts by string
+# costs more on a miss (hashing and inserting a new key, 140-400 ns) than this parse does (about
+# 300 ns), and the versions of a large load are mostly distinct, so there is no cache.
+parse_iso = datetime.fromisoformat
+EPOCH = _EPOCH
+MILLISECOND = _MILLISECOND
+
+
 def to_iso(epoch_millis: int) -> str:
     """Fixed-width ISO-8601 UTC with milliseconds: ``2024-04-16T19:00:00.000Z``."""
     instant = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)

@@ -7,7 +7,9 @@ running out of time stops at a line boundary and hands the rest of its range to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -16,17 +18,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.decoding import Undecodable
 from appflow_ingest.domain.quarantine import rejected_line, rejected_record
 from appflow_ingest.domain.records import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
     newest_per_key,
-    to_record_version,
+    to_record_versions,
 )
 from appflow_ingest.observability import logger, metrics
-from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk
+from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
 
 
 class EntityStore(Protocol):
@@ -60,6 +61,25 @@ class ChunkReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Decode and version a batch without the cyclic garbage collector.
+
+    Decoded JSON is a tree (no cycles): reference counting frees it. But a batch allocates
+    thousands of dicts that stay alive together, and each 700 allocations trigger a collection
+    that traverses them all again: measured, 250-700 ns a record, a quarter of the hot path.
+    Paused per batch only, so garbage cycles made elsewhere (botocore, exceptions) wait one
+    batch at most.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ChunkIngester:
@@ -115,44 +135,42 @@ class ChunkIngester:
         rejects: list[dict[str, Any]],
     ) -> None:
         config = self._objects_by_flow.get(chunk.landing.flow_name or "")
-        batch: list[RecordVersion] = []
-        previous_offset = -1
-        checked_at = 0  # report.read when the clock was last looked at
-        for item in read_chunk(chunk, self._objects):
-            at_new_line = item.offset > previous_offset
-            previous_offset = item.offset
-            # Look at the clock about once per batch, only where the rest can be handed over: at a
-            # new line (or CSV record, or Parquet row group) after some progress. Records sharing
-            # an offset (a JSON array line, a row group) are never split between invocations.
-            if (
-                at_new_line
-                and report.read
-                and (not batch or report.read - checked_at >= self._batch_size)
-                and remaining_ms is not None
-            ):
-                checked_at = report.read
-                if self._out_of_time(remaining_ms):
-                    if batch:
-                        self._write(batch, chunk, report)
-                    self._hand_over(chunk, item.offset, report)
+        batches = read_chunk_batches(chunk, self._objects, self._batch_size)
+        while True:
+            with _cyclic_gc_paused():
+                batch = next(batches, None)
+                if batch is None:
                     return
-            report.read += 1
-            if isinstance(item, Undecodable):
-                rejects.append(rejected_line(chunk, item.offset, item.raw, item.reason))
-                continue
+                versions, rejected = to_record_versions(batch.records, config)
+            # Everything before this batch is written, and it starts a new line (or CSV record, or
+            # Parquet row group): after some progress, the rest can be handed over from here.
+            # Records sharing an offset (a JSON array line) never straddle two batches.
+            if report.read and self._out_of_time(remaining_ms):
+                self._hand_over(chunk, batch.offset, report)
+                return
+            report.read += len(batch.records) + len(batch.undecodable)
+            if self._rules is not None:
+                versions = self._apply_rules(versions, batch.records, rejected)
+            if rejected or batch.undecodable:
+                offsets = batch.record_offsets()
+                found = [rejected_line(chunk, line.offset, line.raw, line.reason) for line in batch.undecodable]
+                found += [rejected_record(chunk, offsets[index], record, error) for index, record, error in rejected]
+                rejects.extend(sorted(found, key=lambda entry: entry["offset"]))
+            if versions:
+                self._write(versions, chunk, report)
+
+    def _apply_rules(
+        self, versions: list[RecordVersion], records: list[Any], rejected: list[tuple[int, Any, RecordRejected]]
+    ) -> list[RecordVersion]:
+        assert self._rules is not None
+        kept = []
+        for version in versions:
             try:
-                version = to_record_version(item.record, config)
-                if self._rules is not None:
-                    version = self._rules.apply(version)
+                kept.append(self._rules.apply(version))
             except RecordRejected as error:
-                rejects.append(rejected_record(chunk, item.offset, item.record, error))
-                continue
-            batch.append(version)
-            if len(batch) >= self._batch_size:
-                self._write(batch, chunk, report)
-                batch = []
-        if batch:
-            self._write(batch, chunk, report)
+                index = next(i for i, record in enumerate(records) if record is version.record)
+                rejected.append((index, version.record, error))
+        return kept
 
     def _out_of_time(self, remaining_ms: Callable[[], int] | None) -> bool:
         return remaining_ms is not None and remaining_ms() < self._handover_margin_ms
