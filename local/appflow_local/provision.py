@@ -42,6 +42,11 @@ _QUEUE_ATTRIBUTES = (
 )  # fmt: skip
 
 
+def local_bus_name(name: str) -> str:
+    """The name a bus gets in the emulator (see Provisioner._event_bus)."""
+    return name.replace("/", "_")
+
+
 def _already_exists(error: ClientError, *codes: str) -> bool:
     return error.response["Error"]["Code"] in codes
 
@@ -103,8 +108,9 @@ class Provisioner:
             ],
             taps=[
                 self._tap(logical_id)
-                for logical_id, _ in self.template.resources_of_type("AWS::Events::EventBus")
-                if logical_id in self.resources
+                for logical_id, props in self.template.resources_of_type("AWS::Events::EventBus")
+                # Partner buses carry what AppFlow sends in, not what this stack publishes.
+                if logical_id in self.resources and not props.get("EventSourceName")
             ],
             skipped=self.skipped,
         )
@@ -260,8 +266,18 @@ class Provisioner:
 
     def _event_bus(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         name = props["Name"]
+        extra: dict[str, str] = {}
+        if props.get("EventSourceName"):
+            # A partner event bus: on AWS the partner (AppFlow) created the event source; here the
+            # emulator stands in for it, so the bus can be associated and receive its events.
+            self.emulator.events.create_partner_event_source(Name=props["EventSourceName"], Account=ACCOUNT_ID)
+            extra["EventSourceName"] = props["EventSourceName"]
+            # moto quirk: PutRule keeps only what follows the last "/" of a bus name, so a partner
+            # bus (named like its source, slashes and all) could hold no rule. Locally it is named
+            # with "_" instead; its Ref is that name, so rules and `local send` use it consistently.
+            name = local_bus_name(name)
         try:
-            arn = self.emulator.events.create_event_bus(Name=name)["EventBusArn"]
+            arn = self.emulator.events.create_event_bus(Name=name, **extra)["EventBusArn"]
         except ClientError as error:
             if not _already_exists(error, "ResourceAlreadyExistsException"):
                 raise
@@ -278,7 +294,9 @@ class Provisioner:
     def _delivery(self, function: str, event: str, raw: Mapping[str, Any], timeout_seconds: int) -> Delivery:
         """EventBridgeRule event -> the same rule and pattern, targeting a queue the runtime polls."""
         props = self.resolver.resolve(dict(raw)) or {}
-        bus = str(props.get("EventBusName") or "default").split("/")[-1]
+        bus = str(props.get("EventBusName") or "default")
+        # An ARN names the bus after "event-bus/"; a partner bus's own name contains slashes.
+        bus = bus.split(":event-bus/", 1)[1] if bus.startswith("arn:") else bus
         rule = f"{self.stack_name}-{function}-{event}"[:64]
         queue = self._queue(
             f"{function}-{event}-delivery",

@@ -70,8 +70,9 @@ def _provision(endpoint: str, stack_name: str, *overrides: str) -> None:
 
 
 def test_provision_creates_every_resource_the_template_declares(moto_endpoint, stack_name, capsys):
-    # Given the template; When provisioned
-    _provision(moto_endpoint, stack_name, "ChunkSizeBytes=4096")
+    # Given the template; When provisioned (with the partner event source its conditional bus needs)
+    source = f"aws.partner/appflow/salesforce.com/123456789012/{stack_name}"
+    _provision(moto_endpoint, stack_name, "ChunkSizeBytes=4096", f"SalesforceEventSourceName={source}")
     capsys.readouterr()
     emulator = Emulator(moto_endpoint)
     stack = load_stack(emulator, stack_name)
@@ -121,6 +122,8 @@ def test_provision_creates_every_resource_the_template_declares(moto_endpoint, s
             pattern = json.loads(rule["EventPattern"])
             assert set(pattern) == set(event["Properties"]["Pattern"])
             assert pattern["source"] == event["Properties"]["Pattern"]["source"]
+            bus = event["Properties"].get("EventBusName")
+            assert delivery.bus == ("default" if bus in (None, "default") else stack.attribute(bus["!If"][1]["!Ref"]))
             targets = emulator.events.list_targets_by_rule(Rule=delivery.rule, EventBusName=delivery.bus)["Targets"]
             assert [t["Arn"] for t in targets] == [delivery.queue_arn]
 

@@ -106,6 +106,12 @@ class Settings:
     object_rules: dict[str, str] = field(default_factory=dict)  # object -> rule set name
     derived_table: str = ""  # aggregates, member passes and schema sightings (optional: rules work without it)
     masking_key: bytes | None = None
+    ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+
+    def require_ledger_table(self) -> str:
+        if not self.ledger_table:
+            raise ConfigurationError("environment variable LEDGER_TABLE is required (declared in template.yaml)")
+        return self.ledger_table
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,4 +132,5 @@ class Settings:
             object_rules=parse_flow_rules(env.get("FLOW_OBJECTS", "{}")),
             derived_table=env.get("DERIVED_TABLE", ""),
             masking_key=env.get("MASKING_KEY", "").encode() or None,
+            ledger_table=env.get("LEDGER_TABLE", ""),
         )

@@ -25,3 +25,9 @@ class S3Quarantine:
             Bucket=self._bucket, Key=key, Body=to_json_lines(entries), ContentType="application/x-ndjson"
         )
         return f"s3://{self._bucket}/{key}"
+
+    def put_event(self, name: str, entry: dict[str, Any]) -> str:
+        """A rejected event (not a file's line), one object per event: ``<prefix>events/<name>.json``."""
+        key = f"{self._prefix}events/{name}.json"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=to_json_lines([entry]), ContentType="application/json")
+        return f"s3://{self._bucket}/{key}"

@@ -1,0 +1,19 @@
+"""Events too large for EventBridge, read back from the S3 object a pointer event names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class S3EventDocuments:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def read_json(self, bucket: str, key: str) -> Any:
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"s3://{bucket}/{key}: expected a JSON event, {error}") from None

@@ -1,0 +1,202 @@
+"""Apply Salesforce change events (AppFlow event-triggered flows) to the entity table, newest wins.
+
+Each record id of an event is merged into its stored record with a guarded write (read, merge,
+write only if the stored version is still the one read, else read again), so a concurrent file
+chunk or change event is never overwritten blindly. The write lands in the entity table like a
+file record's, so the table's stream publishes it exactly like one: one event per real change.
+
+GAP events (and changes that cannot be applied in full) mark the records for a resync and
+publish ``Resync Required``; nothing is guessed. An event too large for EventBridge arrives as a
+pointer to S3 and is read from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.resync_events import resync_required_event
+from appflow_ingest.domain.salesforce_changes import (
+    ChangeEventRejected,
+    SalesforceChange,
+    StoredRecord,
+    merge_change,
+    parse_change_event,
+    s3_pointer,
+    unwrap_pointed_event,
+)
+from appflow_ingest.observability import logger, metrics
+
+MAX_ATTEMPTS = 25
+WHOLE_OBJECT = "*"
+
+
+class EntityMerger(Protocol):
+    def read(self, object_name: str, record_id: str) -> StoredRecord | None: ...
+    def write_if_unchanged(self, version: RecordVersion, source: str, read_version: int | None) -> bool: ...
+
+
+class ResyncMarks(Protocol):
+    def mark(
+        self, object_name: str, record_id: str, *, reason: str, change_type: str, commit_timestamp: int, event_id: str
+    ) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
+
+
+class RejectedEvents(Protocol):
+    def put_event(self, name: str, entry: dict[str, Any]) -> str: ...
+
+
+class ConcurrentUpdates(RuntimeError):
+    """The record kept changing between read and write; the invocation fails and is retried."""
+
+
+@dataclass
+class ChangeReport:
+    event_id: str
+    object: str | None = None
+    change_type: str | None = None
+    records: int = 0
+    written: int = 0
+    stale: int = 0
+    resync: int = 0
+    conflicts: int = 0  # guarded writes that lost to a concurrent writer and were redone
+    from_pointer: str | None = None
+    quarantined: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ChangeApplier:
+    def __init__(
+        self,
+        merger: EntityMerger,
+        marks: ResyncMarks,
+        publisher: EventPublisher,
+        rejected: RejectedEvents,
+        read_json: Callable[[str, str], Any],
+        *,
+        event_source: str,
+        objects_by_flow: Mapping[str, ObjectConfig] | None = None,
+    ) -> None:
+        self._merger = merger
+        self._marks = marks
+        self._publisher = publisher
+        self._rejected = rejected
+        self._read_json = read_json
+        self._event_source = event_source
+        # A change event names its object, not its flow: the version field is the object's.
+        self._version_fields = {c.object: c.version_field for c in (objects_by_flow or {}).values()}
+
+    def apply(self, event: Mapping[str, Any]) -> ChangeReport:
+        event_id = str(event.get("id") or "")
+        report = ChangeReport(event_id=event_id)
+        detail = event.get("detail")
+        if not isinstance(detail, Mapping):
+            return self._reject(event, report, "detail", f"event {event_id}: field 'detail': expected an object")
+        if pointer := s3_pointer(detail):
+            report.from_pointer = f"s3://{pointer[0]}/{pointer[1]}"
+            detail = unwrap_pointed_event(self._read_json(*pointer))
+        try:
+            change = self._parse(detail, event_id, str(event.get("detail-type") or ""))
+        except ChangeEventRejected as error:
+            return self._reject(event, report, error.field, str(error))
+        report.object, report.change_type = change.object, change.change_type
+        record_ids = change.record_ids or (WHOLE_OBJECT,)
+        report.records = len(record_ids)
+        resync: list[tuple[str, str]] = []
+        if change.is_gap:
+            resync = [
+                (record_id, f"{change.change_type}: the change's values were not delivered") for record_id in record_ids
+            ]
+        else:
+            for record_id in record_ids:
+                reason = self._apply_one(change, record_id, report)
+                if reason:
+                    resync.append((record_id, reason))
+        self._request_resync(change, resync)
+        report.resync = len(resync)
+        self._emit(report)
+        return report
+
+    def _parse(self, detail: Mapping[str, Any], event_id: str, channel: str) -> SalesforceChange:
+        header = detail.get("ChangeEventHeader")
+        entity = header.get("entityName") if isinstance(header, Mapping) else None
+        version_field = self._version_fields.get(str(entity), "LastModifiedDate")
+        return parse_change_event(detail, event_id=event_id, channel=channel, version_field=version_field)
+
+    def _apply_one(self, change: SalesforceChange, record_id: str, report: ChangeReport) -> str | None:
+        """Merge and write one record, redoing the merge when another writer got there first."""
+        for _attempt in range(MAX_ATTEMPTS):
+            stored = self._merger.read(change.object, record_id)
+            merged = merge_change(stored, change, record_id)
+            if merged is None:
+                report.stale += 1
+                return None
+            read_version = stored.version if stored is not None else None
+            if self._merger.write_if_unchanged(merged.version, change.source, read_version):
+                report.written += 1
+                return merged.resync_reason
+            report.conflicts += 1
+        raise ConcurrentUpdates(
+            f"change event {change.event_id}: {change.object} {record_id} changed under {MAX_ATTEMPTS} "
+            "consecutive merges; retrying the event"
+        )
+
+    def _request_resync(self, change: SalesforceChange, records: list[tuple[str, str]]) -> None:
+        """Mark first, then publish: a failure in between is retried and both steps are idempotent."""
+        events = []
+        for record_id, reason in records:
+            self._marks.mark(
+                change.object,
+                record_id,
+                reason=reason,
+                change_type=change.change_type,
+                commit_timestamp=change.commit_timestamp,
+                event_id=change.event_id,
+            )
+            events.append(
+                resync_required_event(
+                    change.object,
+                    None if record_id == WHOLE_OBJECT else record_id,
+                    reason=reason,
+                    change_type=change.change_type,
+                    commit_timestamp=change.commit_timestamp,
+                    source=change.source,
+                )
+            )
+        if events:
+            self._publisher.publish(events, self._event_source)
+            logger.warning(
+                "records need a resync",
+                extra={"object": change.object, "count": len(events), "change_type": change.change_type},
+            )
+
+    def _reject(self, event: Mapping[str, Any], report: ChangeReport, field: str, reason: str) -> ChangeReport:
+        """An event that cannot be applied goes to quarantine with the reason; the invocation succeeds."""
+        name = f"{event.get('detail-type') or 'unknown'}/{report.event_id or 'no-id'}"
+        report.quarantined = self._rejected.put_event(name, {"reason": reason, "field": field, "event": dict(event)})
+        metrics.add_metric(name="ChangeEventsQuarantined", unit=MetricUnit.Count, value=1)
+        logger.warning("change event quarantined", extra={"reason": reason, "location": report.quarantined})
+        return report
+
+    @staticmethod
+    def _emit(report: ChangeReport) -> None:
+        for name, value in (
+            ("ChangeEventsApplied", 1),
+            ("ChangeRecordsWritten", report.written),
+            ("ChangeRecordsStale", report.stale),
+            ("RecordsNeedingResync", report.resync),
+            ("ChangeWriteConflicts", report.conflicts),
+        ):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        logger.info("change event applied", extra=report.as_dict())
