@@ -22,6 +22,7 @@ applier = ChangeApplier(
     read_json=S3EventDocuments(clients.s3).read_json,
     event_source=settings.event_source_name,
     objects_by_flow=settings.flow_objects,
+    objects_with_rules=frozenset(settings.object_rules),
 )
 
 

@@ -320,3 +320,15 @@ def test_guarded_write_refuses_when_the_stored_version_moved(changes, pipeline):
     version = RecordVersion("Account", "A", stored.version + 1, False, {"Id": "A"})
     assert changes.merger.write_if_unchanged(version, "x", stored.version - 1) is False
     assert changes.merger.write_if_unchanged(version, "x", stored.version) is True
+
+
+def test_objects_with_rules_are_not_written_from_change_events_but_resynced(pipeline, changes):
+    # Per-object rules (masking) apply to whole records: a partial change is never stored unruled.
+    changes.applier._objects_with_rules = frozenset({"Account"})
+    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z", Name="v1")])
+    report = changes.applier.apply(
+        change_event("UPDATE", ["A"], DAY[2], LastModifiedDate="2024-01-02T00:00:00Z", Name="v2")
+    )
+    assert (report.written, report.resync) == (0, 1)
+    assert pipeline.stored("A")["record"]["Name"] == "v1"
+    assert "per-object rules" in changes.resync_marks()["resync#Account#A"]["reason"]["S"]
