@@ -10,9 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from appflow_ingest.adapters.aws_clients import AwsClients
@@ -21,7 +24,9 @@ from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.parquet_decoding import row_group_start
 from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 
@@ -45,7 +50,7 @@ class Budget:
 class Run:
     """Plan a landed file, then drain the chunk queue through the ingester, each message with its own budget."""
 
-    def __init__(self, stack, *, chunk_size: int, block_size: int = 64, batch_size: int = 3) -> None:
+    def __init__(self, stack, *, chunk_size: int, block_size: int = 64, batch_size: int = 3, rules=None) -> None:
         self.stack = stack
         clients = AwsClients(stack.endpoint)
         self.s3, self.dynamodb = clients.s3, clients.dynamodb
@@ -58,6 +63,7 @@ class Run:
             quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket),
             queue=queue,
             objects_by_flow={FLOW: ObjectConfig("Account")},
+            rules=rules,
             batch_size=batch_size,
         )
         self.planned: list[Chunk] = []
@@ -118,11 +124,28 @@ def to_json_lines(records: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(record) + b"\n" for record in records)
 
 
+def to_parquet(table: pa.Table, row_group_size: int = 5) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(table, out, row_group_size=row_group_size)
+    return out.getvalue()
+
+
+def record_starts(file_format: str, body: bytes) -> set[int]:
+    """Where a record (a row group, for Parquet) starts: the only places a hand-over may cut."""
+    if file_format == "parquet":
+        metadata = pq.ParquetFile(io.BytesIO(body)).metadata
+        return {row_group_start(metadata, index) for index in range(metadata.num_row_groups)}
+    first_field = '{{"Id":"{}"' if file_format == "jsonl" else "{},"
+    return {body.index(first_field.format(record["Id"]).encode()) for record in RECORDS}
+
+
 RECORDS = accounts(40)
-BODIES = {"jsonl": to_json_lines(RECORDS), "csv": to_csv(RECORDS)}
+# AppFlow's Parquet with preserveSourceDataTyping=false: every value a string, like these records.
+BODIES = {"jsonl": to_json_lines(RECORDS), "csv": to_csv(RECORDS), "parquet": to_parquet(pa.Table.from_pylist(RECORDS))}
+FORMATS = list(BODIES)
 
 
-@pytest.mark.parametrize("file_format", ["jsonl", "csv"])
+@pytest.mark.parametrize("file_format", FORMATS)
 def test_a_file_larger_than_the_chunk_size_is_ingested_exactly_once(core_stack, file_format):
     run = Run(core_stack, chunk_size=512, block_size=37)  # blocks cut inside quoted fields
     body = BODIES[file_format]
@@ -130,27 +153,24 @@ def test_a_file_larger_than_the_chunk_size_is_ingested_exactly_once(core_stack, 
     run.land(f"part-00000-{file_format}", body)
 
     assert run.planned[0].format == file_format
-    # JSON Lines is cut into byte ranges; a CSV byte range cannot be aligned, so it is one chunk.
-    assert len(run.planned) == (-(-len(body) // 512) if file_format == "jsonl" else 1)
+    # JSON Lines and Parquet are cut into byte ranges; a CSV byte range cannot be aligned: one chunk.
+    assert len(run.planned) == (1 if file_format == "csv" else -(-len(body) // 512))
     assert run.totals() == {"read": 40, "written": 40, "stale": 0, "quarantined": 0}
     assert run.stored() == {r["Id"]: r for r in RECORDS}
 
 
-@pytest.mark.parametrize("file_format", ["jsonl", "csv"])
+@pytest.mark.parametrize("file_format", FORMATS)
 @pytest.mark.parametrize("checks", [1, 2, 3, 4])
 def test_hand_over_at_any_point_ingests_every_record_exactly_once(core_stack, file_format, checks):
-    run = Run(core_stack, chunk_size=4000, block_size=1024, batch_size=3)
     body = BODIES[file_format]
+    # Parquet: one range owning all 8 row groups, so the clock is looked at between each of them.
+    run = Run(core_stack, chunk_size=len(body) if file_format == "parquet" else 4000, block_size=1024, batch_size=3)
     run.land(f"handover-{file_format}", body, checks=checks)
 
     handed = run.handed_over_at()
     assert handed, "the budget ran out, so the chunk must have been handed over"
-    # Each hand-over point is the exact byte offset where a record starts.
-    starts = {0, *(i + 1 for i, byte in enumerate(body) if byte == ord("\n"))}
-    assert set(handed) <= starts
-    if file_format == "csv":
-        csv_starts = {body.index(f"{r['Id']},".encode()) for r in RECORDS}
-        assert set(handed) <= csv_starts
+    # Each hand-over point is the exact byte offset where a record (Parquet: a row group) starts.
+    assert set(handed) <= record_starts(file_format, body)
     # Every invocation reported success for its part, and together they read each record once.
     assert run.totals() == {"read": 40, "written": 40, "stale": 0, "quarantined": 0}
     assert run.stored() == {r["Id"]: r for r in RECORDS}
@@ -169,3 +189,37 @@ def test_csv_rows_with_the_wrong_number_of_fields_are_quarantined_with_their_off
     assert entry["line"] == bad_row.decode().rstrip("\n")
     assert "expected 6 comma-separated fields as in the header row, got 3" in entry["reason"]
     assert entry["source"].endswith("with-bad-row.csv") and str(entry["offset"]) in entry["reason"]
+
+
+def test_typed_and_all_string_parquet_store_the_same_records(core_stack):
+    typed_schema = pa.schema(
+        [
+            ("Id", pa.string()),
+            ("Name", pa.string()),
+            ("Description", pa.string()),
+            ("AnnualRevenue", pa.float64()),
+            ("IsDeleted", pa.bool_()),
+            ("LastModifiedDate", pa.timestamp("ms", tz="UTC")),
+        ]
+    )
+    typed_rows = [
+        {
+            **record,
+            "AnnualRevenue": float(record["AnnualRevenue"]),
+            "IsDeleted": False,
+            "LastModifiedDate": datetime.fromisoformat(record["LastModifiedDate"]),
+        }
+        for record in RECORDS
+    ]
+    typed = to_parquet(pa.Table.from_pylist(typed_rows, schema=typed_schema), row_group_size=7)
+    rules = ObjectRules({"Account": RULE_SETS["account-member"]})
+
+    run = Run(core_stack, chunk_size=600, block_size=1024, batch_size=10, rules=rules)
+    run.land("typed", typed)
+    from_typed = run.stored()
+    assert run.totals() == {"read": 40, "written": 40, "stale": 0, "quarantined": 0}
+
+    run.land("all-string", BODIES["parquet"])  # the same versions again, values as strings
+    assert run.totals() == {"read": 80, "written": 40, "stale": 40, "quarantined": 0}
+    assert run.stored() == from_typed
+    assert from_typed[RECORDS[2]["Id"]]["AnnualRevenue"] == 2000 and from_typed[RECORDS[2]["Id"]]["IsDeleted"] is False

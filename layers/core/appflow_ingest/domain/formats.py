@@ -44,5 +44,10 @@ def detect_format(head: bytes, configured: str | None = None) -> str:
 
 
 def is_splittable(file_format: str) -> bool:
-    """Only JSON Lines can be cut at arbitrary byte offsets and re-aligned on newlines."""
-    return file_format == JSON_LINES
+    """Whether a file can be cut into byte ranges that readers align on their own.
+
+    JSON Lines re-aligns on newlines and Parquet on row groups (a range owns the row groups
+    starting in it). CSV cannot: whether an offset lies inside a quoted field is unknown without
+    reading from the start, so a CSV file is one chunk read front to back (with hand-over).
+    """
+    return file_format in (JSON_LINES, PARQUET)

@@ -7,9 +7,11 @@ import io
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
+from appflow_ingest.adapters.ranged_file import RangedObjectFile
 from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
 from appflow_ingest.domain.decoding import (
+    Decoded,
     DecodedBatch,
     DecodedItem,
     Undecodable,
@@ -17,7 +19,7 @@ from appflow_ingest.domain.decoding import (
     decode_json_line_batch,
     decode_json_lines,
 )
-from appflow_ingest.domain.formats import CSV, GZIP_SUFFIX, JSON_DOCUMENT, JSON_LINES
+from appflow_ingest.domain.formats import CSV, GZIP_SUFFIX, JSON_DOCUMENT, JSON_LINES, PARQUET
 from appflow_ingest.domain.lines import iter_owned_line_batches, iter_owned_lines, read_start
 
 DECOMPRESSED_BLOCK = 8 * 1024 * 1024
@@ -112,12 +114,44 @@ def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int) -> Iterato
         skip = 0
 
 
+def read_parquet(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
+    """The records of every row group whose first byte lies in the chunk's range.
+
+    The footer is read with ranged reads, then each owned row group with one ranged read of its
+    whole byte span. A record's offset is its row group's first byte: a hand-over happens between
+    row groups, and the remainder owns the row groups from there on.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from appflow_ingest.domain.parquet_decoding import iter_row_group_records, owned_row_groups, row_group_span
+
+    file = RangedObjectFile(source, chunk)
+    try:
+        parquet = pq.ParquetFile(file)
+    except (pa.ArrowException, OSError) as error:
+        if chunk.start == 0:  # one report per file, from the chunk that owns its first byte
+            yield Undecodable(0, b"", f"expected a Parquet file (footer and PAR1 magic): {error}")
+        return
+    for index, first_byte in owned_row_groups(parquet.metadata, chunk.start, chunk.end):
+        file.prefetch(*row_group_span(parquet.metadata, index))
+        try:
+            for records in iter_row_group_records(parquet, index):
+                for record in records:
+                    yield Decoded(first_byte, record)
+        except (pa.ArrowException, OSError) as error:
+            yield Undecodable(first_byte, b"", f"expected a readable Parquet row group {index}: {error}")
+        finally:
+            file.release()
+
+
 READERS: dict[str, ChunkReader] = {
     JSON_LINES: read_json_lines,
     JSON_DOCUMENT: read_json_document,
     JSON_LINES + GZIP_SUFFIX: read_gzip_json_lines,
     CSV: read_csv,
     CSV + GZIP_SUFFIX: read_gzip_csv,
+    PARQUET: read_parquet,
 }
 
 
