@@ -17,7 +17,7 @@ from appflow_ingest.domain.decoding import Decoded, Undecodable
 from appflow_ingest.domain.parquet_decoding import owned_row_groups, row_group_start
 from appflow_ingest.domain.records import ObjectConfig, to_record_version
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
-from appflow_ingest.services.chunk_readers import read_chunk
+from appflow_ingest.services.chunk_readers import read_chunk, read_parquet_batches
 
 
 class BytesSource:
@@ -168,3 +168,18 @@ def test_the_ranged_file_serves_reads_inside_the_prefetched_window_without_reque
     assert file.read(10) == data[150:160] and file.requests == 1
     file.seek(-4, io.SEEK_END)
     assert file.read() == data[-4:] and file.requests == 2
+
+
+def test_a_remainder_from_any_row_of_any_row_group_yields_exactly_the_rest():
+    metadata = pq.ParquetFile(io.BytesIO(TYPED)).metadata
+    whole = chunk_of(TYPED, 0, len(TYPED))
+    ids = [f"001{i:015d}" for i in range(50)]
+    for group in range(metadata.num_row_groups):
+        start = row_group_start(metadata, group)
+        for row in range(metadata.row_group(group).num_rows):
+            rest = whole.remainder_from(start, row)
+            batches = list(read_parquet_batches(rest, BytesSource(TYPED), max_rows=3))
+            assert [r["Id"] for b in batches for r in b.records] == ids[group * 8 + row :]
+            # Each batch says where it can be resumed from: its row group's first byte and its row.
+            assert (batches[0].offset, batches[0].row) == (start, row)
+            assert all(len(b.records) <= 3 for b in batches)

@@ -17,7 +17,8 @@ class S3Quarantine:
     def key_for(self, chunk: Chunk) -> str:
         # Deterministic per range: a retried chunk overwrites its own quarantine object instead of
         # adding a second copy of the same rejects.
-        return f"{self._prefix}{chunk.key}/{chunk.start:015d}-{chunk.end:015d}.jsonl"
+        row = f"+{chunk.first_row}" if chunk.first_row else ""  # a Parquet hand-over inside a row group
+        return f"{self._prefix}{chunk.key}/{chunk.start:015d}{row}-{chunk.end:015d}.jsonl"
 
     def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
         key = self.key_for(chunk)

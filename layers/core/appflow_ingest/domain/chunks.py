@@ -41,6 +41,9 @@ class Chunk:
     index: int = 0  # position among the file's chunks, for logs and the run ledger
     count: int = 1
     handed_over_from: int | None = None  # set on the remainder of a chunk that ran out of time
+    # Parquet only: rows of the row group starting at ``start`` that an earlier invocation already
+    # ingested (a hand-over inside a row group, so that one large row group never outlasts a Lambda).
+    first_row: int = 0
 
     @property
     def uri(self) -> str:
@@ -49,11 +52,12 @@ class Chunk:
     @property
     def id(self) -> str:
         """Stable per range: a retried or duplicated message names the same chunk."""
-        return f"{self.uri}@{self.etag or ''}[{self.start}:{self.end})"
+        row = f"+{self.first_row}" if self.first_row else ""
+        return f"{self.uri}@{self.etag or ''}[{self.start}{row}:{self.end})"
 
-    def remainder_from(self, offset: int) -> Chunk:
-        """The rest of this chunk from a line boundary ``offset``, handed to a new invocation."""
-        return replace(self, start=offset, handed_over_from=self.start)
+    def remainder_from(self, offset: int, first_row: int = 0) -> Chunk:
+        """The rest of this chunk from a line boundary ``offset`` (Parquet: row ``first_row`` of the row group there)."""
+        return replace(self, start=offset, first_row=first_row, handed_over_from=self.start)
 
     def to_json(self) -> str:
         return orjson.dumps(asdict(self)).decode()

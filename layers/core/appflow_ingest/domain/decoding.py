@@ -56,6 +56,7 @@ class DecodedBatch(NamedTuple):
     undecodable: list[Undecodable]
     lines: list[bytes]
     offsets: list[int] | None = None  # each record's line offset, when records and lines do not pair up
+    row: int = 0  # Parquet: the first record's row within the row group starting at ``offset``
 
     def record_offsets(self) -> list[int]:
         """Byte offset of each record's line (computed on demand: only rejected records need it)."""

@@ -109,8 +109,14 @@ def _json_value(value: Any) -> Any:
 
 
 def iter_row_group_records(
-    parquet: pq.ParquetFile, index: int, batch_rows: int = 10_000
+    parquet: pq.ParquetFile, index: int, batch_rows: int = 10_000, skip_rows: int = 0
 ) -> Iterator[list[dict[str, Any]]]:
-    """The records of one row group, a bounded batch of rows at a time."""
+    """The records of one row group from row ``skip_rows`` on, at most ``batch_rows`` at a time."""
+    seen = 0
     for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[index], use_threads=False):
+        seen += batch.num_rows
+        if seen <= skip_rows:
+            continue  # skipped rows are never turned into Python objects
+        if seen - batch.num_rows < skip_rows:
+            batch = batch.slice(skip_rows - (seen - batch.num_rows))
         yield batch_to_records(batch)

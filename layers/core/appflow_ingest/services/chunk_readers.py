@@ -23,6 +23,7 @@ from appflow_ingest.domain.formats import CSV, GZIP_SUFFIX, JSON_DOCUMENT, JSON_
 from appflow_ingest.domain.lines import iter_owned_line_batches, iter_owned_lines, read_start
 
 DECOMPRESSED_BLOCK = 8 * 1024 * 1024
+PARQUET_BATCH_ROWS = 10_000
 
 
 class ChunkBytes(Protocol):
@@ -115,11 +116,20 @@ def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int) -> Iterato
 
 
 def read_parquet(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
-    """The records of every row group whose first byte lies in the chunk's range.
+    """The records of every row group whose first byte lies in the chunk's range, one by one."""
+    for batch in read_parquet_batches(chunk, source, PARQUET_BATCH_ROWS):
+        yield from batch.undecodable
+        for offset, record in zip(batch.record_offsets(), batch.records, strict=True):
+            yield Decoded(offset, record)
+
+
+def read_parquet_batches(chunk: Chunk, source: ChunkBytes, max_rows: int) -> Iterator[DecodedBatch]:
+    """Batches of at most ``max_rows`` records of the row groups whose first byte lies in the chunk's range.
 
     The footer is read with ranged reads, then each owned row group with one ranged read of its
-    whole byte span. A record's offset is its row group's first byte: a hand-over happens between
-    row groups, and the remainder owns the row groups from there on.
+    whole byte span, and decoded ``max_rows`` rows at a time, so memory holds one row group's
+    compressed bytes and one batch of records. A batch's offset is its row group's first byte and
+    its ``row`` the row within that group: a hand-over can resume between any two batches.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -131,16 +141,20 @@ def read_parquet(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
         parquet = pq.ParquetFile(file)
     except (pa.ArrowException, OSError) as error:
         if chunk.start == 0:  # one report per file, from the chunk that owns its first byte
-            yield Undecodable(0, b"", f"expected a Parquet file (footer and PAR1 magic): {error}")
+            reason = f"expected a Parquet file (footer and PAR1 magic): {error}"
+            yield DecodedBatch(0, [], [Undecodable(0, b"", reason)], [], [])
         return
     for index, first_byte in owned_row_groups(parquet.metadata, chunk.start, chunk.end):
+        skip = chunk.first_row if first_byte == chunk.start else 0
         file.prefetch(*row_group_span(parquet.metadata, index))
+        row = skip
         try:
-            for records in iter_row_group_records(parquet, index):
-                for record in records:
-                    yield Decoded(first_byte, record)
+            for records in iter_row_group_records(parquet, index, max_rows, skip):
+                yield DecodedBatch(first_byte, records, [], [], [first_byte] * len(records), row)
+                row += len(records)
         except (pa.ArrowException, OSError) as error:
-            yield Undecodable(first_byte, b"", f"expected a readable Parquet row group {index}: {error}")
+            reason = f"expected a readable Parquet row group {index} (rows from {row}): {error}"
+            yield DecodedBatch(first_byte, [], [Undecodable(first_byte, b"", reason)], [], [], row)
         finally:
             file.release()
 
@@ -178,6 +192,8 @@ def read_chunk_batches(chunk: Chunk, source: ChunkBytes, max_records: int) -> It
     if chunk.format == JSON_LINES + GZIP_SUFFIX:
         blocks = _decompressed_blocks(chunk, source, read_start(chunk.start))
         return _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, 2**63), max_records)
+    if chunk.format == PARQUET:
+        return read_parquet_batches(chunk, source, max_records)
     return _grouped(read_chunk(chunk, source), max_records)
 
 

@@ -146,7 +146,7 @@ class ChunkIngester:
             # Parquet row group): after some progress, the rest can be handed over from here.
             # Records sharing an offset (a JSON array line) never straddle two batches.
             if report.read and self._out_of_time(remaining_ms):
-                self._hand_over(chunk, batch.offset, report)
+                self._hand_over(chunk, batch.offset, report, batch.row)
                 return
             report.read += len(batch.records) + len(batch.undecodable)
             if self._rules is not None:
@@ -175,11 +175,11 @@ class ChunkIngester:
     def _out_of_time(self, remaining_ms: Callable[[], int] | None) -> bool:
         return remaining_ms is not None and remaining_ms() < self._handover_margin_ms
 
-    def _hand_over(self, chunk: Chunk, offset: int, report: ChunkReport) -> None:
+    def _hand_over(self, chunk: Chunk, offset: int, report: ChunkReport, row: int = 0) -> None:
         """Queue the rest of the range from a line boundary; this invocation reports success for its part."""
-        self._queue.send([chunk.remainder_from(offset)])
+        self._queue.send([chunk.remainder_from(offset, row)])
         report.handed_over_at = offset
-        logger.info("chunk handed over", extra={"chunk": chunk.id, "offset": offset})
+        logger.info("chunk handed over", extra={"chunk": chunk.id, "offset": offset, "row": row})
 
     def _write(self, batch: list[RecordVersion], chunk: Chunk, report: ChunkReport) -> None:
         newest, superseded_in_batch = newest_per_key(batch)
