@@ -42,6 +42,12 @@ class ChunkQueue(Protocol):
     def send(self, chunks: list[Chunk]) -> None: ...
 
 
+class RunChunks(Protocol):
+    """The run ledger's chunk side (services.track_runs.RunTracker)."""
+
+    def chunk_finished(self, chunk: Chunk, report: ChunkReport) -> None: ...
+
+
 class RecordRules(Protocol):
     """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
 
@@ -94,6 +100,7 @@ class ChunkIngester:
         *,
         batch_size: int = 1000,
         handover_margin_ms: int = 30_000,
+        runs: RunChunks | None = None,
     ) -> None:
         self._objects = objects
         self._store = store
@@ -103,6 +110,7 @@ class ChunkIngester:
         self._rules = rules
         self._batch_size = batch_size
         self._handover_margin_ms = handover_margin_ms
+        self._runs = runs
 
     def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
         report = ChunkReport(chunk=chunk.id)
@@ -124,6 +132,8 @@ class ChunkIngester:
                     "first_reason": rejects[0]["reason"],
                 },
             )
+        if self._runs is not None:
+            self._runs.chunk_finished(chunk, report)
         self._emit(report)
         return report
 

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeN
 from appflow_ingest.domain.chunks import Chunk, LandedObject, plan_ranges
 from appflow_ingest.domain.formats import SNIFF_BYTES, detect_format, is_splittable
 from appflow_ingest.domain.landing_keys import (
+    LandingKey,
     decode_notification_key,
     is_data_object_key,
     is_run_metadata,
@@ -32,6 +33,12 @@ class LandingObjects(Protocol):
 
 class ChunkQueue(Protocol):
     def send(self, chunks: list[Chunk]) -> None: ...
+
+
+class RunFiles(Protocol):
+    """The run ledger's file side (services.track_runs.RunTracker)."""
+
+    def file_planned(self, obj: LandedObject, landing: LandingKey, chunks: int) -> None: ...
 
 
 @dataclass
@@ -96,12 +103,14 @@ class FilePlanner:
         chunk_size: int,
         formats: Mapping[str, str] | None = None,
         flows: Collection[str] = (),
+        runs: RunFiles | None = None,
     ) -> None:
         self._objects = objects
         self._queue = queue
         self._chunk_size = chunk_size
         self._formats = formats or {}
         self._flows = frozenset(flows)  # configured flow names anchor the key layout
+        self._runs = runs
 
     def plan(self, notified: LandedObject) -> FilePlan:
         plan = self._plan(notified)
@@ -148,6 +157,9 @@ class FilePlanner:
             )
             for index, (start, end) in enumerate(ranges)
         ]
+        if self._runs is not None:
+            # Counted before queueing: a chunk can never finish before its run knows it is planned.
+            self._runs.file_planned(obj, landing, len(chunks))
         self._queue.send(chunks)
         return FilePlan(obj.uri, format=file_format, chunks=chunks)
 

@@ -1,0 +1,201 @@
+"""The run ledger in DynamoDB: one ``run#<execution id>`` item, counted exactly once per file and chunk.
+
+Counting a file or a chunk is one ``TransactWriteItems``: a marker item created only if absent
+(``file#<execution id>#<uri>@<etag>`` / ``chunk#<execution id>#<chunk id>``) and ``ADD`` to the
+run's counters. A retried or duplicated chunk finds its marker: the transaction is cancelled as
+a whole and nothing is counted twice. Report fields are ``SET`` on the same run item, so the
+report and the files can arrive in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from appflow_ingest.domain.run_ledger import RunState
+from appflow_ingest.domain.run_reports import FlowRunReport
+
+RUN = "run#"
+
+
+def run_key(execution_id: str) -> str:
+    return f"{RUN}{execution_id}"
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class DynamoRunLedger:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    # ------------------------------------------------------------------ the files side
+    def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool:
+        """Count a planned file and its chunks once; False if this file was counted before."""
+        return self._count_once(
+            f"file#{execution_id}#{file_id}",
+            execution_id,
+            flow_name,
+            {"files_seen": 1, "chunks_planned": chunks},
+        )
+
+    def chunk_finished(
+        self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool:
+        """Count a finished chunk and its records once; False if this chunk was counted before."""
+        return self._count_once(f"chunk#{execution_id}#{chunk_id}", execution_id, flow_name, counts)
+
+    def _count_once(self, marker: str, execution_id: str, flow_name: str | None, counts: Mapping[str, int]) -> bool:
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values: dict[str, Any] = {f":c{i}": _n(value) for i, value in enumerate(counts.values())}
+        update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+        if flow_name:
+            update = "SET flow_name = if_not_exists(flow_name, :flow) " + update
+            values[":flow"] = _s(flow_name)
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {"pk": _s(marker), "execution_id": _s(execution_id)},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": _s(run_key(execution_id))},
+                            "UpdateExpression": update,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False  # the marker exists: counted before
+            raise
+        return True
+
+    # ------------------------------------------------------------------ AppFlow's side
+    def record_report(self, report: FlowRunReport) -> None:
+        """Set what a Start or End report says; an End report is never overwritten by a late Start."""
+        values: dict[str, Any] = {":flow": _s(report.flow_name), ":event": {"SS": [report.event_id or "no-id"]}}
+        sets = ["flow_name = :flow"]
+
+        def put(attribute: str, value: Any, *, keep_first: bool = False) -> None:
+            if value is None:
+                return
+            placeholder = f":{attribute}"
+            values[placeholder] = (
+                _n(value) if isinstance(value, int) and not isinstance(value, bool) else _s(str(value))
+            )
+            sets.append(
+                f"{attribute} = if_not_exists({attribute}, {placeholder})"
+                if keep_first
+                else f"{attribute} = {placeholder}"
+            )
+
+        put("trigger_type", report.trigger_type)
+        put("start_time", report.start_time, keep_first=report.kind == "START")
+        put("landing_prefix", report.landing_prefix)
+        if report.destination_bucket:
+            put("destination_bucket", report.destination_bucket)
+        if report.kind == "START":
+            values[":true"] = {"BOOL": True}
+            sets.append("started = :true")
+        else:
+            values[":true"] = {"BOOL": True}
+            sets.append("reported = :true")
+            put("appflow_status", report.status)
+            put("appflow_outcome", report.outcome)
+            put("appflow_error", report.error)
+            put("end_time", report.end_time)
+            put("records_processed", report.records_processed)
+            put("records_filtered", report.records_filtered)
+            put("record_failures", report.record_failures)
+            put("documents_processed", report.documents_processed)
+            put("bytes_processed", report.bytes_processed)
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"pk": _s(run_key(report.execution_id))},
+            UpdateExpression=f"SET {', '.join(sets)} ADD report_events :event",
+            ExpressionAttributeValues=values,
+        )
+
+    # ------------------------------------------------------------------ reading and settling
+    def read(self, execution_id: str) -> RunState:
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={"pk": _s(run_key(execution_id))}, ConsistentRead=True
+        ).get("Item")
+        return run_state(execution_id, item or {})
+
+    def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"pk": _s(run_key(execution_id))},
+            UpdateExpression="SET published_signature = :sig, outcome = :outcome, reasons = :reasons",
+            ExpressionAttributeValues={
+                ":sig": _s(signature),
+                ":outcome": _s(outcome),
+                ":reasons": {"L": [_s(r) for r in reasons]},
+            },
+        )
+
+    def runs(self) -> list[RunState]:
+        """Every run in the ledger (for operators and local mode; a scan, not for the hot path)."""
+        states = []
+        for page in self._dynamodb.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(pk, :run)",
+            ExpressionAttributeValues={":run": _s(RUN)},
+        ):
+            states.extend(run_state(item["pk"]["S"][len(RUN) :], item) for item in page["Items"])
+        return sorted(states, key=lambda s: (s.start_time or 0, s.execution_id))
+
+
+def run_state(execution_id: str, item: Mapping[str, Any]) -> RunState:
+    def text(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def number(name: str) -> int | None:
+        return int(item[name]["N"]) if name in item else None
+
+    return RunState(
+        execution_id=execution_id,
+        flow_name=text("flow_name"),
+        trigger_type=text("trigger_type"),
+        started=bool(item.get("started", {}).get("BOOL")),
+        reported=bool(item.get("reported", {}).get("BOOL")),
+        appflow_status=text("appflow_status"),
+        appflow_outcome=text("appflow_outcome"),
+        appflow_error=text("appflow_error"),
+        records_processed=number("records_processed"),
+        records_filtered=number("records_filtered"),
+        record_failures=number("record_failures"),
+        start_time=number("start_time"),
+        end_time=number("end_time"),
+        files_seen=number("files_seen") or 0,
+        chunks_planned=number("chunks_planned") or 0,
+        chunks_finished=number("chunks_finished") or 0,
+        read=number("read") or 0,
+        written=number("written") or 0,
+        stale=number("stale") or 0,
+        quarantined=number("quarantined") or 0,
+        published_signature=text("published_signature"),
+        outcome=text("outcome"),
+        reasons=[r["S"] for r in item.get("reasons", {}).get("L", [])],
+    )

@@ -1,0 +1,146 @@
+"""Track AppFlow runs: the ledger fed from both sides, settled and published when both are in.
+
+- The planner counts each file of a run and its chunks (``file_planned``).
+- The ingest path counts each finished chunk and its records by outcome (``chunk_finished``); a
+  hand-over adds the remainder it queued as one more planned chunk in the same transaction.
+- The run-report function records AppFlow's Start/End reports (``record_report``).
+
+After each, the run is settled if it can be (End report in, no chunk pending) and a
+``FlowRun Completed`` or ``FlowRun Incomplete`` event is published, unless the same settlement
+was published already. Publishing comes before marking it published: a crash in between
+publishes again with the same event id (at-least-once, like every event here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.landing_keys import LandingKey
+from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
+from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
+from appflow_ingest.observability import logger, metrics
+
+
+class RunLedger(Protocol):
+    def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool: ...
+    def chunk_finished(
+        self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool: ...
+    def record_report(self, report: FlowRunReport) -> None: ...
+    def read(self, execution_id: str) -> RunState: ...
+    def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
+
+
+class FinishedChunk(Protocol):
+    """What the ingest path reports for a chunk (ChunkReport)."""
+
+    read: int
+    written: int
+    stale: int
+    quarantined: int
+    handed_over_at: int | None
+
+
+@dataclass
+class ReportOutcome:
+    execution_id: str | None
+    recorded: bool
+    ignored: str | None = None
+    settled: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class RunTracker:
+    def __init__(
+        self, ledger: RunLedger, publisher: EventPublisher, *, event_source: str, landing_bucket: str = ""
+    ) -> None:
+        self._ledger = ledger
+        self._publisher = publisher
+        self._event_source = event_source
+        self._landing_bucket = landing_bucket
+
+    # ------------------------------------------------------------------ files
+    def file_planned(self, obj: LandedObject, landing: LandingKey, chunks: int) -> None:
+        if not landing.execution_id:
+            return  # a file laid out by hand, outside any AppFlow run: nothing to reconcile
+        file_id = f"{obj.uri}@{obj.etag or obj.version_id or ''}"
+        counted = self._ledger.file_planned(landing.execution_id, landing.flow_name, file_id, chunks)
+        if not counted:
+            logger.info(
+                "file already counted for its run", extra={"uri": obj.uri, "execution_id": landing.execution_id}
+            )
+
+    def chunk_finished(self, chunk: Chunk, report: FinishedChunk) -> None:
+        execution_id = chunk.landing.execution_id
+        if not execution_id:
+            return
+        counts = {
+            "chunks_finished": 1,
+            # The remainder this chunk handed over is one more chunk to wait for.
+            "chunks_planned": int(report.handed_over_at is not None),
+            "read": report.read,
+            "written": report.written,
+            "stale": report.stale,
+            "quarantined": report.quarantined,
+        }
+        if not self._ledger.chunk_finished(execution_id, chunk.landing.flow_name, chunk.id, counts):
+            metrics.add_metric(name="ChunksCountedBefore", unit=MetricUnit.Count, value=1)
+            logger.info("chunk already counted for its run", extra={"chunk": chunk.id})
+        # Settle even when counted before: the earlier attempt may have failed before publishing.
+        self.settle(execution_id)
+
+    # ------------------------------------------------------------------ AppFlow's reports
+    def record_report(self, event: Mapping[str, Any]) -> ReportOutcome:
+        try:
+            report = parse_run_report(event)
+        except RunReportRejected as error:
+            # A report is AppFlow's best-effort summary, not data: logged and counted, never retried.
+            metrics.add_metric(name="RunReportsRejected", unit=MetricUnit.Count, value=1)
+            logger.error("run report rejected", extra={"reason": str(error), "event_id": event.get("id")})
+            return ReportOutcome(None, recorded=False, ignored=str(error))
+        if report.destination and report.destination != "S3":
+            return self._ignore(report, f"destination {report.destination}, not S3")
+        if self._landing_bucket and report.destination_bucket and report.destination_bucket != self._landing_bucket:
+            return self._ignore(report, f"lands in {report.destination_bucket}, not in {self._landing_bucket}")
+        self._ledger.record_report(report)
+        metrics.add_metric(name=f"RunReports{report.kind.title()}", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "run report recorded",
+            extra={"execution_id": report.execution_id, "kind": report.kind, "status": report.status},
+        )
+        state = self.settle(report.execution_id)
+        return ReportOutcome(report.execution_id, recorded=True, settled=state.outcome if state else None)
+
+    def _ignore(self, report: FlowRunReport, why: str) -> ReportOutcome:
+        metrics.add_metric(name="RunReportsIgnored", unit=MetricUnit.Count, value=1)
+        logger.info("run report ignored", extra={"execution_id": report.execution_id, "why": why})
+        return ReportOutcome(report.execution_id, recorded=False, ignored=why)
+
+    # ------------------------------------------------------------------ settling
+    def settle(self, execution_id: str) -> RunState | None:
+        """Publish the run's outcome if it is settled and this settlement was not published yet."""
+        state = self._ledger.read(execution_id)
+        settlement = settle(state)
+        if settlement is None or state.published_signature == settlement.signature:
+            return None
+        self._publisher.publish([flow_run_event(state, settlement)], self._event_source)
+        self._ledger.mark_published(execution_id, settlement.signature, settlement.outcome, list(settlement.reasons))
+        state.outcome, state.reasons = settlement.outcome, list(settlement.reasons)
+        metric = "RunsReconciled" if settlement.outcome == COMPLETED else "RunsIncomplete"
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        log = logger.info if settlement.outcome == COMPLETED else logger.warning
+        log("flow run settled", extra={"execution_id": execution_id, "outcome": settlement.outcome,
+                                        "reasons": list(settlement.reasons)})  # fmt: skip
+        return state
