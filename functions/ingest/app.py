@@ -44,7 +44,12 @@ runs = (
 )
 ingester = ChunkIngester(
     objects=S3LandingObjects(clients.s3),
-    store=DynamoEntityStore(clients.dynamodb, settings.entity_table, concurrency=settings.write_concurrency),
+    store=DynamoEntityStore(
+        clients.dynamodb,
+        settings.entity_table,
+        concurrency=settings.write_concurrency,
+        strategy=settings.write_strategy,
+    ),
     quarantine=S3Quarantine(clients.s3, settings.quarantine_bucket),
     queue=SqsChunkQueue(clients.sqs, settings.chunk_queue_url),
     objects_by_flow=settings.flow_objects,

@@ -88,6 +88,15 @@ def parse_flow_rules(raw: str) -> dict[str, str]:
     return bound
 
 
+def _write_strategy(env: Mapping[str, str]) -> str:
+    strategy = env.get("WRITE_STRATEGY") or "conditional-put"
+    if strategy not in ("conditional-put", "transact"):
+        raise ConfigurationError(
+            f"environment variable WRITE_STRATEGY: expected conditional-put or transact, got {strategy!r}"
+        )
+    return strategy
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the functions read from their environment."""
@@ -100,6 +109,7 @@ class Settings:
     event_source_name: str = "appflow-ingest"
     chunk_size_bytes: int = 16 * 1024 * 1024
     write_concurrency: int = 32
+    write_strategy: str = "conditional-put"  # or "transact" (adapters/entity_store.py)
     endpoint_url: str | None = None
     flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
     flow_formats: dict[str, str] = field(default_factory=dict)
@@ -126,6 +136,7 @@ class Settings:
             event_source_name=env.get("EVENT_SOURCE_NAME") or "appflow-ingest",
             chunk_size_bytes=_int(env, "CHUNK_SIZE_BYTES", 16 * 1024 * 1024),
             write_concurrency=_int(env, "WRITE_CONCURRENCY", 32),
+            write_strategy=_write_strategy(env),
             endpoint_url=env.get("AWS_ENDPOINT_OVERRIDE") or None,
             flow_objects=flow_objects,
             flow_formats=flow_formats,

@@ -1,13 +1,25 @@
 """The entity table: newest-wins conditional writes, issued concurrently.
 
-``BatchWriteItem`` cannot carry conditions, so each version is a conditional ``PutItem``:
-written only if the item does not exist or holds an older version. Equal or older is a no-op
-(the condition fails), so duplicates, retries and out-of-order files cannot regress data, and a
-tombstone (``deleted``) keeps an older upsert from resurrecting a deleted record.
+``BatchWriteItem`` cannot carry conditions, so each version is a conditional write: written only
+if the item does not exist or holds an older version. Equal or older is a no-op (the condition
+fails), so duplicates, retries and out-of-order files cannot regress data, and a tombstone
+(``deleted``) keeps an older upsert from resurrecting a deleted record.
+
+Two write strategies (``WRITE_STRATEGY``), the same condition on every item:
+
+- ``conditional-put`` (default): one conditional ``PutItem`` per version, many in flight. One
+  request and one standard write per version.
+- ``transact``: ``TransactWriteItems`` of up to 100 conditional puts. A transaction is all or
+  nothing, so when some conditions fail it is cancelled; its ``CancellationReasons`` say which
+  (``ConditionalCheckFailed``: stale, counted) and the others are sent again. About 1/100th of
+  the requests, but every item costs two write units (a transactional write), and a batch with
+  stale versions costs extra rounds. ``bench/run.py`` measures both.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +31,19 @@ from botocore.exceptions import ClientError
 from appflow_ingest.domain.records import RecordVersion
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
+
+CONDITIONAL_PUT = "conditional-put"
+TRANSACT = "transact"
+WRITE_STRATEGIES = (CONDITIONAL_PUT, TRANSACT)
+TRANSACT_MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+# Cancellation reasons worth another round (another writer holds the item, or capacity); any
+# other reason (ValidationError, ...) is a bug or a bad item and raises.
+_RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+_MAX_TRANSACT_ROUNDS = 8
+
+
+class WriteFailed(RuntimeError):
+    """Writes that could not be made after retries; the chunk fails and its message is retried."""
 
 
 @dataclass
@@ -47,13 +72,18 @@ def to_item(version: RecordVersion, source: str) -> dict[str, Any]:
 
 
 class DynamoEntityStore:
-    def __init__(self, dynamodb: Any, table: str, *, concurrency: int = 32) -> None:
+    def __init__(self, dynamodb: Any, table: str, *, concurrency: int = 32, strategy: str = CONDITIONAL_PUT) -> None:
+        if strategy not in WRITE_STRATEGIES:
+            raise ValueError(f"write strategy: expected one of {', '.join(WRITE_STRATEGIES)}, got {strategy!r}")
         self._dynamodb = dynamodb
         self._table = table
+        self._strategy = strategy
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ddb-write")
 
     def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
         """Write each version that is newer than the stored one. Other errors raise (after botocore retries)."""
+        if self._strategy == TRANSACT:
+            return self._write_transactions(versions, source)
         results = list(self._pool.map(lambda v: self._put_if_newer(v, source), versions))
         written = sum(results)
         return WriteOutcome(written=written, stale=len(results) - written)
@@ -71,3 +101,56 @@ class DynamoEntityStore:
                 return False
             raise
         return True
+
+    def _write_transactions(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
+        # A transaction may not touch one item twice: keep the newest version of each key, and
+        # count the others as stale (they would lose the condition anyway).
+        newest: dict[str, RecordVersion] = {}
+        for version in versions:
+            current = newest.get(version.key)
+            if current is None or version.version > current.version:
+                newest[version.key] = version
+        unique = list(newest.values())
+        groups = [unique[i : i + TRANSACT_MAX_ITEMS] for i in range(0, len(unique), TRANSACT_MAX_ITEMS)]
+        outcome = WriteOutcome(stale=len(versions) - len(unique))
+        for group_outcome in self._pool.map(lambda group: self._transact_if_newer(group, source), groups):
+            outcome += group_outcome
+        return outcome
+
+    def _transact_if_newer(self, group: list[RecordVersion], source: str) -> WriteOutcome:
+        """One transaction per round; stale items leave it, the rest go again until it commits."""
+        outcome, pending = WriteOutcome(), group
+        for attempt in range(_MAX_TRANSACT_ROUNDS):
+            if not pending:
+                return outcome
+            try:
+                self._dynamodb.transact_write_items(TransactItems=[self._conditional_put(v, source) for v in pending])
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+                if len(reasons) != len(pending):
+                    raise
+                unexpected = set(reasons) - {"None", "ConditionalCheckFailed"} - _RETRYABLE_REASONS
+                if unexpected:
+                    raise WriteFailed(f"transaction cancelled for {sorted(unexpected)}: {error}") from error
+                outcome.stale += reasons.count("ConditionalCheckFailed")
+                pending = [v for v, reason in zip(pending, reasons, strict=True) if reason != "ConditionalCheckFailed"]
+                if any(reason in _RETRYABLE_REASONS for reason in reasons):
+                    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # jittered backoff, as botocore does
+                continue
+            outcome.written += len(pending)
+            return outcome
+        if pending:
+            raise WriteFailed(f"{len(pending)} versions not written after {_MAX_TRANSACT_ROUNDS} transaction rounds")
+        return outcome
+
+    def _conditional_put(self, version: RecordVersion, source: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(version, source),
+                "ConditionExpression": NEWER_THAN_STORED,
+                "ExpressionAttributeValues": {":version": {"N": str(version.version)}},
+            }
+        }

@@ -173,10 +173,10 @@ class ChunkIngester:
         self, versions: list[RecordVersion], records: list[Any], rejected: list[tuple[int, Any, RecordRejected]]
     ) -> list[RecordVersion]:
         assert self._rules is not None
-        kept = []
+        apply, kept = self._rules.apply, []
         for version in versions:
             try:
-                kept.append(self._rules.apply(version))
+                kept.append(apply(version))
             except RecordRejected as error:
                 index = next(i for i, record in enumerate(records) if record is version.record)
                 rejected.append((index, version.record, error))
