@@ -6,6 +6,9 @@
     appflow-ingest local dump      --endpoint-url URL
     appflow-ingest local events    --endpoint-url URL
     appflow-ingest local invoke    FUNCTION --event FILE [--endpoint-url URL]
+    appflow-ingest local send      --endpoint-url URL --event FILE [--no-drain]
+    appflow-ingest local seed      --endpoint-url URL [--events-dir DIR]
+    appflow-ingest local runs      --endpoint-url URL
     appflow-ingest local drain     --endpoint-url URL
 
 Output meant for programs (JSON summaries, records, events) goes to stdout; progress and the
@@ -110,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="for the embedded emulator used without --endpoint-url",
     )
+
+    p = local.add_parser("send", help="put an EventBridge event (as in events/) on its bus, then drain")
+    _common(p)
+    p.add_argument("--event", required=True, type=Path, help="the event JSON ('-' for stdin)")
+    p.add_argument("--no-drain", action="store_true", help="only put the event on the bus")
+
+    p = local.add_parser("seed", help="put the objects the sample events refer to in the stack's buckets")
+    _common(p)
+    p.add_argument("--events-dir", type=Path, default=None, help="default: events/ next to the template")
+
+    p = local.add_parser("runs", help="the run ledger: one JSON object per AppFlow execution id")
+    _common(p)
     return parser
 
 
@@ -133,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dump": cmd_dump,
             "events": cmd_events,
             "invoke": cmd_invoke,
+            "send": cmd_send,
+            "seed": cmd_seed,
+            "runs": cmd_runs,
         }[args.local_command]
         return handler(args)
     except (StackNotProvisioned, TemplateError) as error:
@@ -289,6 +307,39 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(json.dumps({"errorMessage": invocation.error, "errorType": invocation.error_type}))
         return 1
     print(json.dumps(invocation.result, default=str))
+    return 0
+
+
+def _read_event(path: Path) -> Any:
+    return json.loads(sys.stdin.read() if str(path) == "-" else path.read_text())
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from appflow_local.samples import put_envelope
+
+    emulator, stack, template = _stack(args)
+    bus = put_envelope(emulator, stack, template, _read_event(args.event))
+    print(f"put on bus {bus}", file=sys.stderr)
+    if args.no_drain:
+        return 0
+    return _report(_run(LocalRuntime(emulator, stack, template)))
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from appflow_local.samples import default_events_dir, seed_sample_objects
+
+    emulator, stack, template = _stack(args)
+    for uri in seed_sample_objects(emulator, stack, args.events_dir or default_events_dir(template)):
+        print(uri)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from appflow_local.readback import run_ledger
+
+    emulator, stack, _ = _stack(args)
+    for run in run_ledger(emulator, stack):
+        print(json.dumps(run, separators=(",", ":")))
     return 0
 
 

@@ -69,3 +69,15 @@ def _log_messages(emulator: Emulator, log_group: str) -> Iterator[tuple[int, str
     for page in emulator.logs.get_paginator("filter_log_events").paginate(logGroupName=log_group):
         for event in page["events"]:
             yield event["timestamp"], event["message"]
+
+
+def run_ledger(emulator: Emulator, stack: StackDescription, table: str = "LedgerTable") -> list[dict[str, Any]]:
+    """Every AppFlow run in the ledger: its status (UNREPORTED without an End report), counts and outcome."""
+    from dataclasses import asdict
+
+    from appflow_ingest.adapters.run_ledger import DynamoRunLedger
+
+    runs = []
+    for state in DynamoRunLedger(emulator.dynamodb, str(stack.attribute(table))).runs():
+        runs.append({"status": state.status, "chunks_pending": state.chunks_pending, **asdict(state)})
+    return runs
