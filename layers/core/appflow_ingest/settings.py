@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.wallet import WalletConfig
 
 
 class ConfigurationError(ValueError):
@@ -97,6 +98,16 @@ def _write_strategy(env: Mapping[str, str]) -> str:
     return strategy
 
 
+def _wallet(raw: str) -> WalletConfig | None:
+    """Empty: the deployment has no wallet; ``{}``: the wallet with its defaults (domain/wallet.py)."""
+    if not raw.strip():
+        return None
+    try:
+        return WalletConfig.from_json(raw)
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(f"WALLET_CONFIG: {error}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the functions read from their environment."""
@@ -116,6 +127,7 @@ class Settings:
     object_rules: dict[str, str] = field(default_factory=dict)  # object -> rule set name
     derived_table: str = ""  # aggregates, member passes and schema sightings (optional: rules work without it)
     masking_key: bytes | None = None
+    wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
 
     def require_ledger_table(self) -> str:
@@ -143,5 +155,6 @@ class Settings:
             object_rules=parse_flow_rules(env.get("FLOW_OBJECTS", "{}")),
             derived_table=env.get("DERIVED_TABLE", ""),
             masking_key=env.get("MASKING_KEY", "").encode() or None,
+            wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
         )

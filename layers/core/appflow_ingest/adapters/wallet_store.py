@@ -1,0 +1,163 @@
+"""The wallet's state in the derived table: one contribution item per source record, one pass item per member.
+
+``contrib#<Object>#<Id>``: the contribution of the latest version of that record already counted
+(``version``, ``contribution`` as JSON). ``pass#<member>``: the member's aggregate (exact
+decimals as JSON text), the pass derived from it, and a ``revision`` bumped by every change.
+
+Each commit is one ``TransactWriteItems``: the contribution items conditioned on the version they
+were read at, the pass items on the revision they were read at. Either all of it happened or
+none did, so a delta is counted exactly once however often a stream record is delivered, and two
+workers that read the same member cannot both write (the second one's condition fails; it reads
+again and recomputes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import orjson
+from botocore.exceptions import ClientError
+
+from appflow_ingest.domain.wallet import Aggregate, Contribution
+
+_BATCH_GET_MAX = 100
+
+
+def contribution_key(source_key: str) -> str:
+    return f"contrib#{source_key}"
+
+
+def pass_key(member: str) -> str:
+    return f"pass#{member}"
+
+
+class StoredContribution(NamedTuple):
+    version: int
+    contribution: Contribution
+
+
+class StoredPass(NamedTuple):
+    aggregate: Aggregate
+    revision: int
+    derived: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ContributionWrite:
+    source_key: str
+    version: int
+    contribution: Contribution
+    read_version: int | None  # None: the item did not exist when read
+
+
+@dataclass(frozen=True)
+class PassWrite:
+    member: str
+    aggregate: Aggregate
+    derived: dict[str, Any]
+    read_revision: int  # 0: the item did not exist when read
+
+    @property
+    def revision(self) -> int:
+        return self.read_revision + 1
+
+
+class DynamoWalletStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    # ------------------------------------------------------------------ reads (strongly consistent)
+    def read_contributions(self, source_keys: Iterable[str]) -> dict[str, StoredContribution]:
+        items = self._get([contribution_key(k) for k in source_keys])
+        return {
+            pk.removeprefix("contrib#"): StoredContribution(
+                int(item["version"]["N"]), Contribution.from_json(orjson.loads(item["contribution"]["S"]))
+            )
+            for pk, item in items.items()
+        }
+
+    def read_passes(self, members: Iterable[str]) -> dict[str, StoredPass]:
+        items = self._get([pass_key(m) for m in members])
+        return {pk.removeprefix("pass#"): _stored_pass(item) for pk, item in items.items()}
+
+    def _get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": {"S": k}} for k in unique[start : start + _BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["pk"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    # ------------------------------------------------------------------ the exactly-once commit
+    def commit(self, contributions: Sequence[ContributionWrite], passes: Sequence[PassWrite]) -> bool:
+        """All of it, or nothing and False when another writer got there first (read again and retry)."""
+        actions = [self._put_contribution(c) for c in contributions] + [self._put_pass(p) for p in passes]
+        try:
+            self._dynamodb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("TransactionCanceledException", "TransactionConflictException"):
+                return False
+            raise
+        return True
+
+    def _put_contribution(self, write: ContributionWrite) -> dict[str, Any]:
+        item = {
+            "pk": {"S": contribution_key(write.source_key)},
+            "kind": {"S": "contribution"},
+            "version": {"N": str(write.version)},
+            "contribution": {"S": orjson.dumps(write.contribution.to_json()).decode()},
+        }
+        return {"Put": {"TableName": self._table, "Item": item, **_unchanged_since("version", write.read_version)}}
+
+    def _put_pass(self, write: PassWrite) -> dict[str, Any]:
+        aggregate = {
+            "sums": {k: str(v) for k, v in sorted(write.aggregate.sums.items())},
+            "facts": write.aggregate.facts,
+        }
+        item = {
+            "pk": {"S": pass_key(write.member)},
+            "kind": {"S": "pass"},
+            "member_id": {"S": write.member},
+            "revision": {"N": str(write.revision)},
+            "aggregate": {"S": orjson.dumps(aggregate, option=orjson.OPT_SORT_KEYS).decode()},
+            "pass": {"S": orjson.dumps(write.derived, option=orjson.OPT_SORT_KEYS).decode()},
+        }
+        return {
+            "Put": {"TableName": self._table, "Item": item, **_unchanged_since("revision", write.read_revision or None)}
+        }
+
+
+def _unchanged_since(attribute: str, read_value: int | None) -> dict[str, Any]:
+    if read_value is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "#a = :read",
+        "ExpressionAttributeNames": {"#a": attribute},
+        "ExpressionAttributeValues": {":read": {"N": str(read_value)}},
+    }
+
+
+def _stored_pass(item: dict[str, Any]) -> StoredPass:
+    aggregate = orjson.loads(item["aggregate"]["S"])
+    return StoredPass(
+        Aggregate(
+            item["member_id"]["S"],
+            {k: Decimal(v) for k, v in aggregate.get("sums", {}).items()},
+            dict(aggregate.get("facts", {})),
+        ),
+        int(item["revision"]["N"]),
+        orjson.loads(item["pass"]["S"]) if "pass" in item else None,
+    )
