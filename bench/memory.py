@@ -1,0 +1,343 @@
+"""Constant memory: peak RSS of the ingest path on a ~20 MB and a ~1 GB JSON Lines file, same chunk size.
+
+    python bench/memory.py            # ~20 MB and ~1 GB files, 16 MiB chunks (the template default)
+    python bench/memory.py --smoke    # ~4 MB and ~32 MB files, 1 MiB chunks: checks that it works (CI)
+
+For each file, in a fresh child process each (so that one measurement cannot inherit another's
+heap):
+
+- **plan**: the real ``FilePlanner`` heads the file and sniffs its first bytes; it reports how many
+  chunk messages it sent and how many bytes it read.
+- **ingest**: the real ``ChunkIngester`` ingests every planned chunk one after the other, as
+  consecutive invocations of one warm Lambda instance would; records go through decoding, the
+  versioning and the default rules path, and writes go to a counting sink (DynamoDB is not what
+  is measured here).
+
+Reads come from a **local file** through the real S3 adapter (``S3LandingObjects``: 8 MiB ranged
+blocks, one read ahead), its two S3 calls answered from the file instead of over HTTP; not from moto: every ranged GET makes moto's server load the whole object, which would measure moto,
+and a 1 GB object held by the server would inflate nothing of ours. Peak RSS is the child's own
+``resource.getrusage(RUSAGE_SELF).ru_maxrss``, read as its last act. The ingest child runs with
+the allocator settings template.yaml gives IngestFunction (``MALLOC_MMAP_THRESHOLD_``), as on
+Lambda; ``--without-template-env`` shows what they are for. The goal: the two peaks within 10% of each other. Files are
+generated record by record straight to disk (never held in memory), in a temporary directory
+removed afterwards unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "layers" / "core"), str(REPO / "local")]
+
+import orjson  # noqa: E402
+
+from appflow_ingest.adapters.entity_store import WriteOutcome  # noqa: E402
+from appflow_ingest.domain.chunks import Chunk, LandedObject  # noqa: E402
+from appflow_ingest.domain.records import ObjectConfig, RecordVersion  # noqa: E402
+
+FLOW = "sf-accounts"
+KEY_PREFIX = f"{FLOW}/8e3f4b1c-5a2d-4e6f-9b7a-0c1d2e3f4a5b/"
+MIB = 1024 * 1024
+GOAL = 0.10  # the two peaks within 10% of each other
+
+
+# ----------------------------------------------------------------------------- data
+def account_lines(count: int) -> Iterator[bytes]:
+    """Salesforce-like Account records (REST form), ~450 bytes each, deterministic."""
+    industries = ("Banking", "Biotechnology", "Construction", "Education", "Energy", "Retail")
+    cities = (("San Francisco", "CA"), ("Austin", "TX"), ("New York", "NY"), ("Chicago", "IL"))
+    for n in range(count):
+        city, state = cities[n % len(cities)]
+        seconds = (n * 7919) % 86_400
+        yield (
+            orjson.dumps(
+                {
+                    "attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/001{n:015d}"},
+                    "Id": f"001{n:015d}",
+                    "IsDeleted": False,
+                    "Name": f"Company {n} Inc",
+                    "Type": "Customer - Direct",
+                    "Industry": industries[n % len(industries)],
+                    "BillingStreet": f"{n % 9999} Market St",
+                    "BillingCity": city,
+                    "BillingState": state,
+                    "AnnualRevenue": (n % 900) * 1_000_000.0,
+                    "NumberOfEmployees": n % 50_000,
+                    "Description": "Long-standing customer; renewal due next quarter." if n % 3 else None,
+                    "CreatedDate": "2021-03-01T10:00:00.000+0000",
+                    "LastModifiedDate": f"2024-04-16T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000+0000",
+                }
+            )
+            + b"\n"
+        )
+
+
+def generate(path: Path, target_bytes: int) -> tuple[int, int]:
+    """Write JSON Lines until the file reaches ``target_bytes``; return (records, bytes)."""
+    records = written = 0
+    with path.open("wb", buffering=MIB) as out:
+        lines = account_lines(2**62)
+        while written < target_bytes:
+            line = next(lines)
+            out.write(line)
+            written += len(line)
+            records += 1
+    return records, written
+
+
+# ----------------------------------------------------------------------------- local stand-ins
+class LocalFileS3:
+    """The two S3 calls the landing adapter makes, answered from a local file (ranged reads honoured).
+
+    The real ``S3LandingObjects`` runs on top of it, so block sizes, read-ahead and the reads past
+    a chunk's end are exactly those of the deployed function; only the network is left out.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file = path.open("rb")
+        self.bytes_read = 0
+
+    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        return {"ContentLength": self._path.stat().st_size, "ETag": '"local"'}
+
+    def get_object(self, Bucket: str, Key: str, Range: str | None = None, **_: Any) -> dict[str, Any]:  # noqa: N803
+        if Range is None:
+            return {"Body": self._path.open("rb")}
+        first, last = (int(part) for part in Range.removeprefix("bytes=").split("-"))
+        self._file.seek(first)
+        data = self._file.read(last + 1 - first)
+        self.bytes_read += len(data)
+        return {"Body": io.BytesIO(data)}
+
+
+class CountingStore:
+    def __init__(self) -> None:
+        self.records = 0
+
+    def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
+        self.records += len(versions)
+        return WriteOutcome(written=len(versions))
+
+
+class CollectingQueue:
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+
+    def send(self, chunks: list[Chunk]) -> None:
+        self.chunks.extend(chunks)
+
+
+class CountingQuarantine:
+    def __init__(self) -> None:
+        self.entries = 0
+
+    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
+        self.entries += len(entries)
+        return "counted"
+
+
+# ----------------------------------------------------------------------------- children
+def child_plan(path: Path, chunk_size: int, chunks_out: Path) -> dict[str, Any]:
+    from appflow_ingest.adapters.landing_objects import S3LandingObjects
+    from appflow_ingest.services.plan_file import FilePlanner
+
+    s3, queue = LocalFileS3(path), CollectingQueue()
+    objects = S3LandingObjects(s3)
+    planner = FilePlanner(objects, queue, chunk_size=chunk_size)
+    size = path.stat().st_size
+    plan = planner.plan(LandedObject("landing", KEY_PREFIX + path.name, size))
+    chunks_out.write_text("".join(chunk.to_json() + "\n" for chunk in queue.chunks))
+    return {"messages": len(queue.chunks), "planner_bytes_read": s3.bytes_read, "format": plan.format}
+
+
+def child_ingest(path: Path, chunks_in: Path) -> dict[str, Any]:
+    from appflow_ingest.adapters.landing_objects import S3LandingObjects
+    from appflow_ingest.services.ingest_chunk import ChunkIngester
+
+    store, quarantine = CountingStore(), CountingQuarantine()
+    s3 = LocalFileS3(path)
+    ingester = ChunkIngester(
+        objects=S3LandingObjects(s3),
+        store=store,
+        quarantine=quarantine,
+        queue=CollectingQueue(),
+        objects_by_flow={FLOW: ObjectConfig("Account")},
+    )
+    read = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    for line in chunks_in.read_text().splitlines():
+        read += ingester.ingest(Chunk.from_json(line)).read
+    return {
+        "read": read,
+        "written": store.records,
+        "quarantined": quarantine.entries,
+        "bytes_read": s3.bytes_read,
+        "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+    }
+
+
+def ingest_process_environment() -> dict[str, str]:
+    """The allocator settings template.yaml gives IngestFunction (glibc reads them at process start)."""
+    from appflow_local.template import Template
+
+    variables = Template.load(REPO / "template.yaml").function("IngestFunction").environment
+    return {name: str(value) for name, value in variables.items() if name.startswith("MALLOC_")}
+
+
+def run_child(*args: str, extra_env: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
+    """Run this script as a child; return its JSON result and its own peak RSS in bytes."""
+    env = {
+        **os.environ,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+        **(extra_env or {}),
+    }
+    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"child {args} failed ({process.returncode}): {stderr.decode()[-2000:]}")
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    return result, result.pop("peak_rss_bytes")
+
+
+# ----------------------------------------------------------------------------- main
+def human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+def measure(path: Path, chunk_size: int, records: int, ingest_env: dict[str, str]) -> dict[str, Any]:
+    chunks_file = path.with_suffix(".chunks")
+    plan, plan_rss = run_child("plan", str(path), str(chunk_size), str(chunks_file))
+    ingest, ingest_rss = run_child("ingest", str(path), str(chunks_file), extra_env=ingest_env)
+    size = path.stat().st_size
+    return {
+        "file": path.name,
+        "bytes": size,
+        "records": records,
+        "chunks_expected": -(-size // chunk_size),
+        **plan,
+        "planner_peak_rss_bytes": plan_rss,
+        **ingest,
+        "ingest_peak_rss_bytes": ingest_rss,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="small files (~4 MB and ~32 MB, 1 MiB chunks), for CI")
+    parser.add_argument("--small-mb", type=float, default=None, help="size of the small file in MB (default 20)")
+    parser.add_argument("--large-mb", type=float, default=None, help="size of the large file in MB (default 1000)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="bytes per chunk (default 16 MiB)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write the files (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--without-template-env",
+        action="store_true",
+        help="run the ingest child without IngestFunction's MALLOC_* settings from template.yaml",
+    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        return _child(args.child)
+
+    small_mb = args.small_mb or (4 if args.smoke else 20)
+    large_mb = args.large_mb or (32 if args.smoke else 1000)
+    chunk_size = args.chunk_size or (MIB if args.smoke else 16 * MIB)
+    ingest_env = {} if args.without_template_env else ingest_process_environment()
+    print(f"ingest process environment from template.yaml: {ingest_env or 'none'}")
+    directory = Path(tempfile.mkdtemp(prefix="appflow-memory-", dir=args.dir))
+    results = []
+    try:
+        for label, megabytes in (("small", small_mb), ("large", large_mb)):
+            path = directory / f"accounts-{label}.jsonl"
+            started = time.perf_counter()
+            records, size = generate(path, int(megabytes * 1_000_000))
+            print(f"generated {path.name}: {human(size)}, {records:,} records ({time.perf_counter() - started:.1f} s)")
+            result = measure(path, chunk_size, records, ingest_env)
+            results.append(result)
+            print(
+                f"  plan: {result['messages']} messages for {result['chunks_expected']} chunks, "
+                f"{human(result['planner_bytes_read'])} read, peak RSS {human(result['planner_peak_rss_bytes'])}"
+            )
+            print(
+                f"  ingest: {result['read']:,} records read, {result['written']:,} written in {result['seconds']} s "
+                f"({result['cpu_seconds']} s CPU), peak RSS {human(result['ingest_peak_rss_bytes'])}"
+            )
+    finally:
+        if not args.keep:
+            for leftover in directory.iterdir():
+                leftover.unlink()
+            directory.rmdir()
+
+    small, large = results
+    ratio = large["ingest_peak_rss_bytes"] / small["ingest_peak_rss_bytes"]
+    size_ratio = large["bytes"] / small["bytes"]
+    complete = all(r["read"] == r["records"] == r["written"] and r["messages"] == r["chunks_expected"] for r in results)
+    print()
+    print(f"{'file':<22}{'size':>12}{'records':>12}{'chunks':>8}{'messages':>10}{'plan read':>11}{'peak RSS':>13}")
+    for r in results:
+        print(
+            f"{r['file']:<22}{human(r['bytes']):>12}{r['records']:>12,}{r['chunks_expected']:>8}{r['messages']:>10}"
+            f"{human(r['planner_bytes_read']):>11}{human(r['ingest_peak_rss_bytes']):>13}"
+        )
+    print()
+    print(f"file size ratio large/small: {size_ratio:.1f}x")
+    print(f"peak RSS ratio large/small:  {ratio:.3f} (goal: within {GOAL:.0%}, i.e. <= {1 + GOAL:.2f})")
+    print(
+        "planner messages per chunk:  "
+        + ", ".join(f"{r['messages'] / r['chunks_expected']:.2f}" for r in results)
+        + f"; planner bytes read: {', '.join(human(r['planner_bytes_read']) for r in results)}"
+    )
+    print(f"every record ingested once:  {'yes' if complete else 'NO'}")
+    summary = {
+        "chunk_size": chunk_size,
+        "ingest_environment": ingest_env,
+        "source": "local file through S3LandingObjects (8 MiB ranged blocks, one read ahead)",
+        "results": results,
+        "peak_rss_ratio": round(ratio, 4),
+        "goal_met": ratio <= 1 + GOAL,
+        "complete": complete,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: summary[k] for k in ("peak_rss_ratio", "goal_met", "complete")}))
+    return 0 if complete else 1
+
+
+def _child(argv: list[str]) -> int:
+    import resource
+
+    mode, *rest = argv
+    if mode == "plan":
+        result = child_plan(Path(rest[0]), int(rest[1]), Path(rest[2]))
+    else:
+        result = child_ingest(Path(rest[0]), Path(rest[1]))
+    result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

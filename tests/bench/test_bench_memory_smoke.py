@@ -1,0 +1,52 @@
+"""bench/memory.py in its smoke mode: it runs, ingests every record once, and reports peak RSS.
+
+Not a timed test and not a memory assertion (a small file says little about the 10% goal): it
+only proves the benchmark works, so that the full run (`python bench/memory.py`) can be trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.bench_smoke
+def test_the_memory_benchmark_runs_in_smoke_mode(tmp_path):
+    summary_file = tmp_path / "memory.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "memory.py"),
+            "--smoke",
+            "--small-mb",
+            "2",
+            "--large-mb",
+            "8",
+            "--dir",
+            str(tmp_path),
+            "--json",
+            str(summary_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(summary_file.read_text())
+    assert summary["complete"] is True
+    small, large = summary["results"]
+    assert large["bytes"] >= 3 * small["bytes"]
+    for result in (small, large):
+        assert result["read"] == result["written"] == result["records"] > 0
+        # The planner sends one message per chunk and reads only the first few KiB, whatever the size.
+        assert result["messages"] == result["chunks_expected"] == -(-result["bytes"] // summary["chunk_size"])
+        assert result["planner_bytes_read"] <= 4096
+        assert result["ingest_peak_rss_bytes"] > 0
+    assert summary["ingest_environment"] == {"MALLOC_MMAP_THRESHOLD_": "1048576"}
+    assert "peak RSS ratio large/small" in done.stdout
