@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
 dev: $(BIN)/appflow-ingest  ## install everything into .venv
@@ -69,6 +69,14 @@ sam-build: $(SAM)
 # Unzipped size of each function with its layers against Lambda's 250 MB (fails above it).
 sam-sizes: sam-build
 	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/package_sizes.py
+
+# Benchmarks (bench/run.py; README, Benchmarks): same data, same moto server, figures as ratios.
+# bench-smoke runs tiny sizes in seconds (the test suite runs it too); results in bench/results/.
+bench: dev
+	$(BIN)/python -m bench.run
+
+bench-smoke: dev
+	$(BIN)/python -m bench.run --smoke
 
 # What CI runs (tests, template lint, build, package sizes), with each step timed.
 ci:

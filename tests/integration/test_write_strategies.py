@@ -25,18 +25,18 @@ def stored_versions(core_stack) -> dict[str, int]:
 
 @pytest.mark.parametrize("strategy", WRITE_STRATEGIES)
 def test_out_of_order_and_duplicate_versions_leave_every_record_at_its_newest(core_stack, strategy):
-    # Given 150 records with 4 versions each, shuffled, in batches that mix new, stale and
+    # Given 50 records with 3 versions each, shuffled, in batches that mix new, stale and
     # repeated versions of one record (a transaction may not hold one item twice).
     rng = random.Random(5)
-    versions = [version(n, 1_600_000_000_000 + k * 1000) for n in range(150) for k in range(4)]
-    versions += rng.sample(versions, 100)  # exact duplicates
+    versions = [version(n, 1_600_000_000_000 + k * 1000) for n in range(50) for k in range(3)]
+    versions += rng.sample(versions, 30)  # exact duplicates
     rng.shuffle(versions)
     store = DynamoEntityStore(core_stack.client("dynamodb"), core_stack.entity_table, concurrency=8, strategy=strategy)
 
-    # When they are written in batches of 130 (two transactions each, one of 100 and one of 30)
+    # When they are written in batches of 120 (up to two transactions each: at most 100 items)
     written = stale = 0
-    for first in range(0, len(versions), 130):
-        outcome = store.write_newest(versions[first : first + 130], source="s3://landing/file")
+    for first in range(0, len(versions), 120):
+        outcome = store.write_newest(versions[first : first + 120], source="s3://landing/file")
         written, stale = written + outcome.written, stale + outcome.stale
 
     # Then each record holds its newest version, and every version is counted once
@@ -67,3 +67,17 @@ def test_the_strategy_is_configured_and_checked():
     assert Settings.from_env({**env, "WRITE_STRATEGY": "transact"}).write_strategy == TRANSACT
     with pytest.raises(ConfigurationError, match="WRITE_STRATEGY"):
         Settings.from_env({**env, "WRITE_STRATEGY": "batch"})
+
+
+def test_transactions_hold_at_most_100_items(core_stack):
+    ddb = core_stack.client("dynamodb")
+    sizes = []
+    ddb.meta.events.register(
+        "before-parameter-build.dynamodb.TransactWriteItems",
+        lambda params, **_: sizes.append(len(params["TransactItems"])),
+    )
+    outcome = DynamoEntityStore(ddb, core_stack.entity_table, strategy=TRANSACT).write_newest(
+        [version(n, 1000) for n in range(150)], source="s3://landing/file"
+    )
+    assert (outcome.written, outcome.stale) == (150, 0)
+    assert sorted(sizes) == [50, 100]

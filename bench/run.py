@@ -1,0 +1,171 @@
+"""Every benchmark in one run: same generated data, same moto server, figures as ratios.
+
+    python -m bench.run                  # full sizes (make bench), a few minutes
+    python -m bench.run --smoke          # tiny sizes, seconds: checks everything works (CI)
+    python -m bench.run --out FILE.json  # where the JSON goes (default bench/results/<mode>.json)
+
+Sections: ``read`` (read + parse + rules to a counting sink: ours against the floor, a naive
+handler and Powertools' S3Object), ``write`` (newest-wins writes: our two strategies against one
+conditional UpdateItem at a time, with requests and write units counted), ``awswrangler`` (the
+same out-of-order deliveries through awswrangler and through ours: throughput and records left
+at an older version). Each figure's meaning is in the README's Benchmarks section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {
+    # records of the read benchmark, versions of the write benchmark, records per awswrangler file
+    "full": {"read_records": 200_000, "powertools_records": 3_000, "write_records": 2_000, "wrangler_records": 3_000,
+             "rounds": 5, "write_rounds": 3},
+    "smoke": {"read_records": 2_000, "powertools_records": 100, "write_records": 60, "wrangler_records": 60,
+              "rounds": 1, "write_rounds": 1},
+}  # fmt: skip
+BLOCK_SIZE = 8 * 1024 * 1024  # the ingest function's block (adapters/landing_objects.py)
+CHUNK_SIZE = 16 * 1024 * 1024  # the template's ChunkSizeBytes default
+SMOKE_BLOCK_SIZE = 64 * 1024  # smoke files are ~1 MB: small blocks and chunks still cross edges
+SMOKE_CHUNK_SIZE = 256 * 1024
+WRITE_CONCURRENCY = 32  # the template's WriteConcurrency default
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def entity_table_definition() -> dict[str, Any]:
+    """The entity table's key schema, read from template.yaml (so the benchmark cannot disagree with it)."""
+    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
+    table = template["Resources"]["EntityTable"]["Properties"]
+    return {
+        "BillingMode": table["BillingMode"],
+        "AttributeDefinitions": table["AttributeDefinitions"],
+        "KeySchema": table["KeySchema"],
+    }
+
+
+def run(mode: str) -> dict[str, Any]:
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngestBench")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one log line per chunk would be measured too
+    from bench.moto_process import moto_server
+    from bench.read_path import run_read_benchmark
+    from bench.salesforce_data import accounts, json_lines
+    from bench.wrangler_path import run_wrangler_benchmark
+    from bench.write_path import deliveries, run_write_benchmark
+
+    sizes = SIZES[mode]
+    block_size, chunk_size = (BLOCK_SIZE, CHUNK_SIZE) if mode == "full" else (SMOKE_BLOCK_SIZE, SMOKE_CHUNK_SIZE)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "mode": mode,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "command": "python -m bench.run" + (" --smoke" if mode == "smoke" else ""),
+    }
+    with moto_server() as endpoint:
+        s3 = boto3.session.Session(region_name="us-east-1").client("s3", endpoint_url=endpoint)
+        bucket = "bench-landing"
+        s3.create_bucket(Bucket=bucket)
+
+        records = sizes["read_records"]
+        data = json_lines(accounts(records))
+        results["read"] = run_read_benchmark(
+            s3,
+            bucket,
+            data,
+            records,
+            rounds=sizes["rounds"],
+            block_size=block_size,
+            chunk_size=chunk_size,
+            powertools_records=sizes["powertools_records"],
+        )
+
+        older = list(accounts(sizes["write_records"]))
+        newer = list(accounts(sizes["write_records"], version_offset=86_400))
+        results["write"] = run_write_benchmark(
+            endpoint, deliveries(older, newer), concurrency=WRITE_CONCURRENCY, rounds=sizes["write_rounds"]
+        )
+
+        results["awswrangler"] = run_wrangler_benchmark(endpoint, bucket, sizes["wrangler_records"], chunk_size)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as text tables (what the README's Benchmarks section shows)."""
+    read = results["read"]
+    out = [
+        f"read + parse + rules, {read['records']:,} Account records ({read['object_bytes'] / read['records']:.0f} B each),"
+        f" median of {read['rounds']} rounds",
+        f"{'contender':<12} {'records/s':>11} {'x floor':>8} {'CPU us/rec':>11} {'CPU x floor':>12}",
+    ]
+    for name, figures in read["contenders"].items():
+        out.append(
+            f"{name:<12} {figures['records_per_s']:>11,} {figures['ratio_to_floor']:>8.2f}"
+            f" {figures['cpu_us_per_record']:>11.2f} {figures['cpu_ratio_to_floor']:>12.2f}"
+        )
+    write = results["write"]
+    out += [
+        "",
+        f"newest-wins writes, {write['versions_written']:,} versions of {write['distinct_records']:,} records"
+        f" (newer extract landed first), median of {write['rounds']} rounds",
+        f"{'strategy':<18} {'records/s':>10} {'x naive':>8} {'CPU us/rec':>11} {'requests/rec':>13}"
+        f" {'WCU/rec':>8} {'left older':>11}",
+    ]
+    for name, figures in write["contenders"].items():
+        out.append(
+            f"{name:<18} {figures['records_per_s']:>10,} {figures['ratio_to_naive']:>8.2f}"
+            f" {figures['cpu_us_per_record']:>11.1f} {figures['http_requests_per_record']:>13.3f}"
+            f" {figures['write_units_per_record']:>8.2f} {figures['records_left_older']:>11}"
+        )
+    wrangler = results["awswrangler"]
+    out.append("")
+    if "skipped" in wrangler:
+        out.append(f"awswrangler: skipped: {wrangler['skipped']}")
+    else:
+        out += [
+            f"out-of-order deliveries: {wrangler['files']} files, {wrangler['records_delivered']:,} records,"
+            f" {wrangler['distinct_records']:,} distinct, newest file landed first (awswrangler {wrangler['awswrangler_version']})",
+            f"{'contender':<12} {'records/s':>10} {'CPU us/rec':>11} {'left older':>11}",
+        ]
+        for name, figures in wrangler["contenders"].items():
+            out.append(
+                f"{name:<12} {figures['records_per_s']:>10,} {figures['cpu_us_per_record']:>11.1f}"
+                f" {figures['records_left_older']:>11}"
+            )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark works")
+    parser.add_argument("--out", type=Path, help="JSON results file (default bench/results/<mode>.json)")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "full"
+    results = run(mode)
+    out = args.out or REPO / "bench" / "results" / f"{mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    print(table(results))
+    print(f"\n{results['seconds']} s; JSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The benchmarks run end to end at tiny sizes (``make bench-smoke``): every figure is produced.
+
+Not a timed test: the figures of a smoke run mean nothing; that they exist and that newest-wins
+held in every contender of ours does. The full run is ``make bench`` (README, Benchmarks).
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_smoke_run_produces_every_figure(tmp_path):
+    out = tmp_path / "smoke.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+
+    read = results["read"]["contenders"]
+    assert set(read) == {"floor", "ours", "naive", "powertools"}
+    for figures in read.values():
+        assert figures["records"] > 0 and figures["records_per_s"] > 0
+        assert {"ratio_to_floor", "cpu_us_per_record", "cpu_ratio_to_floor"} <= set(figures)
+
+    write = results["write"]["contenders"]
+    assert set(write) == {"naive_update_item", "conditional-put", "transact"}
+    for figures in write.values():
+        assert figures["records_per_s"] > 0 and figures["http_requests_per_record"] > 0
+        assert figures["write_units_per_record"] > 0
+        assert figures["records_left_older"] == 0  # newest-wins held, whatever the strategy
+    assert write["transact"]["api_calls_per_record"] < write["conditional-put"]["api_calls_per_record"]
+
+    wrangler = results["awswrangler"]
+    if importlib.util.find_spec("awswrangler") is None:
+        assert "not installed" in wrangler["skipped"]
+    else:
+        assert wrangler["contenders"]["ours"]["records_left_older"] == 0
+        assert wrangler["contenders"]["awswrangler"]["records_left_older"] > 0  # last write wins, not newest
+        assert wrangler["contenders"]["awswrangler"]["records_per_s"] > 0
+
+    for heading in ("read + parse + rules", "newest-wins writes", "x floor", "left older"):
+        assert heading in done.stdout
