@@ -70,13 +70,16 @@ sam-build: $(SAM)
 sam-sizes: sam-build
 	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/package_sizes.py
 
-# Benchmarks (bench/run.py; README, Benchmarks): same data, same moto server, figures as ratios.
-# bench-smoke runs tiny sizes in seconds (the test suite runs it too); results in bench/results/.
+# Benchmarks (README, Benchmarks): bench/run.py (throughput, CPU, requests against the baselines:
+# same data, same moto server, ratios) then bench/memory.py (peak RSS, small file vs large file).
+# bench-smoke runs tiny sizes in seconds (the test suite runs both too); results in bench/results/.
 bench: dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python bench/memory.py --json bench/results/memory.json
 
 bench-smoke: dev
 	$(BIN)/python -m bench.run --smoke
+	$(BIN)/python bench/memory.py --smoke --json bench/results/memory-smoke.json
 
 # What CI runs (tests, template lint, build, package sizes), with each step timed.
 ci:
