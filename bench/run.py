@@ -8,7 +8,8 @@ Sections: ``read`` (read + parse + rules to a counting sink: ours against the fl
 handler and Powertools' S3Object), ``write`` (newest-wins writes: our two strategies against one
 conditional UpdateItem at a time, with requests and write units counted), ``awswrangler`` (the
 same out-of-order deliveries through awswrangler and through ours: throughput and records left
-at an older version). Each figure's meaning is in the README's Benchmarks section.
+at an older version), and ``cost`` (dollars per million records on AWS at the measured rates,
+bench/cost.py). Each figure's meaning is in the README's Benchmarks section.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def run(mode: str) -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngestBench")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one log line per chunk would be measured too
+    from bench.cost import cost_per_million
     from bench.moto_process import moto_server
     from bench.read_path import run_read_benchmark
     from bench.salesforce_data import accounts, json_lines
@@ -103,6 +105,7 @@ def run(mode: str) -> dict[str, Any]:
         )
 
         results["awswrangler"] = run_wrangler_benchmark(endpoint, bucket, sizes["wrangler_records"], chunk_size)
+    results["cost"] = cost_per_million(results)
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
 
@@ -149,6 +152,9 @@ def table(results: dict[str, Any]) -> str:
                 f"{name:<12} {figures['records_per_s']:>10,} {figures['cpu_us_per_record']:>11.1f}"
                 f" {figures['records_left_older']:>11}"
             )
+    from bench.cost import cost_table
+
+    out += ["", cost_table(results["cost"])]
     return "\n".join(out)
 
 

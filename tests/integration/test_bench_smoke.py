@@ -50,5 +50,10 @@ def test_the_smoke_run_produces_every_figure(tmp_path):
         assert wrangler["contenders"]["awswrangler"]["records_left_older"] > 0  # last write wins, not newest
         assert wrangler["contenders"]["awswrangler"]["records_per_s"] > 0
 
+    for strategy in ("conditional-put", "transact"):
+        cost = results["cost"]["strategies"][strategy]
+        assert cost["total"] > cost["dynamodb_writes"] > 0 and cost["lambda_ingest"] > 0
+    assert results["cost"]["appflow"] > 0
+
     for heading in ("read + parse + rules", "newest-wins writes", "x floor", "left older"):
         assert heading in done.stdout
