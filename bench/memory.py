@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "complete": complete,
     }
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: summary[k] for k in ("peak_rss_ratio", "goal_met", "complete")}))
     return 0 if complete else 1
