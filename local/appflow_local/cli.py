@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run a generated AppFlow run through the whole pipeline, embedded")
-    demo.add_argument("--accounts", type=int, default=1200)
-    demo.add_argument("--opportunities", type=int, default=1800)
+    demo.add_argument("--accounts", type=int, default=600)
+    demo.add_argument("--opportunities", type=int, default=900)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--chunk-size", type=int, default=64 * 1024, help="ChunkSizeBytes (default: %(default)s)")
     demo.add_argument("--template", type=Path, default=None)

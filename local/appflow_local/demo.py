@@ -12,14 +12,16 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.progress import ProgressLine
 from appflow_local.provision import provision
-from appflow_local.readback import published_events, stored_records
+from appflow_local.readback import member_passes, published_events, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import FLOW_OBJECTS, differences, expected_outcome, generate_run
+from appflow_local.sample_run import FLOW_OBJECTS, differences, expected_outcome, generate_run, wallet_differences
 from appflow_local.stack import landing_bucket
 from appflow_local.template import Template, default_template_path
 
@@ -30,8 +32,8 @@ def _say(text: str) -> None:
 
 def run_demo(
     *,
-    accounts: int = 1200,
-    opportunities: int = 1800,
+    accounts: int = 600,
+    opportunities: int = 900,
     seed: int = 7,
     chunk_size: int = 64 * 1024,
     template_path: Path | None = None,
@@ -56,7 +58,12 @@ def run_demo(
         stack = provision(
             template,
             emulator,
-            parameter_overrides={"FlowObjects": json.dumps(FLOW_OBJECTS), "ChunkSizeBytes": str(chunk_size)},
+            parameter_overrides={
+                "FlowObjects": json.dumps(FLOW_OBJECTS),
+                "ChunkSizeBytes": str(chunk_size),
+                "WalletConfig": "{}",  # members: Account; purchases: won Opportunity by AccountId; Promotion__c
+                "MaskingKey": "demo-masking-key",
+            },
         )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
         _say(
@@ -80,10 +87,13 @@ def run_demo(
 
         stored = stored_records(emulator, stack)
         events = published_events(emulator, stack)
-        problems = differences(expected_outcome(run.files), stored, events)
+        expected = expected_outcome(run.files, rule_breaking=run.rule_breaking)
+        passes = member_passes(emulator, stack)
+        problems = differences(expected, stored, events) + wallet_differences(expected, passes)
         quarantine = stack.attribute("QuarantineBucket") if "QuarantineBucket" in stack.resources else None
 
     _print_summary(summary, elapsed, len(run.files), len(stored), len(events), problems, quarantine, log_path)
+    _print_passes(passes, events)
     return 0 if summary.ok and not problems else 1
 
 
@@ -132,3 +142,28 @@ def _print_summary(
             print(f"    - {problem}")
     else:
         print("  check             stored records and published events match the newest-wins model")
+
+
+def _print_passes(passes: dict[str, dict], events: list[dict]) -> None:
+    """A few wallet passes, and the events about them and about the schema."""
+    kinds = Counter(event.get("detail-type") for event in events)
+    tiers = Counter(p["tier"] for p in passes.values() if p["status"] == "active")
+    fields = sorted(
+        f"{e['detail']['object']}.{e['detail']['field']}" for e in events if e.get("detail-type") == "Schema Changed"
+    )
+    print()
+    print("Wallet passes")
+    print(f"  {'passes':<18}{len(passes):,}  ({', '.join(f'{t} {n}' for t, n in sorted(tiers.items()))} active)")
+    print(f"  {'pass events':<18}{kinds.get('MemberPass Changed', 0):,}  MemberPass Changed")
+    print(f"  {'schema events':<18}{len(fields)}  Schema Changed: {', '.join(fields) or '-'}")
+    shown = sorted(
+        (p for p in passes.values() if p["status"] == "active"),
+        key=lambda p: (-len(p["active_promotions"]), -Decimal(p["lifetime_spend"])),
+    )[:3]
+    for p in shown:
+        to_next = f", {p['to_next_tier']} to {p['next_tier']}" if p["next_tier"] else ""
+        promotions = ", ".join(f"{x['name']} (until {x['expires']})" for x in p["active_promotions"]) or "none"
+        print(
+            f"  {p['member_id']}  {p['tier']:<6} spend {p['lifetime_spend']:>9} in {p['purchases']} purchase(s){to_next}"
+        )
+        print(f"  {'':<18}  active promotions: {promotions}")

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from appflow_local import moto_dynamodb
 from appflow_local.template import DEFAULT_REGION
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -68,6 +69,7 @@ def embedded_emulator(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
 
     # werkzeug logs every request to stderr; that would drown the progress output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_dynamodb.install()  # DynamoDB's atomicity, and transactions that do not copy whole tables
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

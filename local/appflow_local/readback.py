@@ -81,3 +81,15 @@ def run_ledger(emulator: Emulator, stack: StackDescription, table: str = "Ledger
     for state in DynamoRunLedger(emulator.dynamodb, str(stack.attribute(table))).runs():
         runs.append({"status": state.status, "chunks_pending": state.chunks_pending, **asdict(state)})
     return runs
+
+
+def member_passes(
+    emulator: Emulator, stack: StackDescription, table: str = "DerivedTable"
+) -> dict[str, dict[str, Any]]:
+    """Every member's wallet pass as the aggregate function last derived it, by member id."""
+    passes: dict[str, dict[str, Any]] = {}
+    for page in emulator.dynamodb.get_paginator("scan").paginate(TableName=str(stack.attribute(table))):
+        for item in page["Items"]:
+            if item.get("kind", {}).get("S") == "pass" and "pass" in item:
+                passes[item["member_id"]["S"]] = json.loads(item["pass"]["S"])
+    return passes

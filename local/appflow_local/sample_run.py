@@ -22,15 +22,32 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 ACCOUNT_FLOW = "salesforce-account"
 OPPORTUNITY_FLOW = "salesforce-opportunity"
+PROMOTION_FLOW = "salesforce-promotion"
+# The wallet pass domain: members are (Person) Accounts, purchases won Opportunities, promotions a
+# custom object linked to its member; each flow names the rule set its records are checked with.
 FLOW_OBJECTS: dict[str, dict[str, str]] = {
-    ACCOUNT_FLOW: {"object": "Account", "id_field": "Id", "version_field": "LastModifiedDate"},
-    OPPORTUNITY_FLOW: {"object": "Opportunity", "id_field": "Id", "version_field": "LastModifiedDate"},
+    ACCOUNT_FLOW: {
+        "object": "Account",
+        "id_field": "Id",
+        "version_field": "LastModifiedDate",
+        "rules": "account-member",
+    },
+    OPPORTUNITY_FLOW: {
+        "object": "Opportunity",
+        "id_field": "Id",
+        "version_field": "LastModifiedDate",
+        "rules": "purchase",
+    },
+    PROMOTION_FLOW: {"object": "Promotion__c", "rules": "promotion"},
 }
+# A field the account rule set does not know, added to Salesforce between the two runs.
+NEW_ACCOUNT_FIELD = "Loyalty_Nickname__c"
 
 _INDUSTRIES = [
     "Technology",
@@ -115,6 +132,8 @@ class AppFlowRun:
 
     files: list[LandedFile]
     flow_objects: dict[str, dict[str, str]] = field(default_factory=lambda: dict(FLOW_OBJECTS))
+    # Lines that decode and carry an id and version but break a business rule: quarantined by rules.
+    rule_breaking: set[bytes] = field(default_factory=set)
 
     @property
     def total_bytes(self) -> int:
@@ -189,6 +208,7 @@ def _account(rng: random.Random, number: int, modified: datetime, users: Sequenc
         "AnnualRevenue": rng.choice([None, float(rng.randrange(100_000, 900_000_000, 1000))]),
         "NumberOfEmployees": rng.randrange(5, 50_000),
         "OwnerId": rng.choice(users),
+        "PersonEmail": f"member{number}@example.com",  # sensitive: the account rules mask it
         "CreatedDate": rest_time(modified - timedelta(days=rng.randrange(30, 900))),
         "LastModifiedDate": rest_time(modified),
         "SystemModstamp": rest_time(modified),
@@ -211,7 +231,7 @@ def _opportunity(
         "IsDeleted": False,
         "Name": f"Opportunity {number} - {rng.choice(['Renewal', 'Expansion', 'New Business', 'Pilot'])}",
         "AccountId": rng.choice(accounts),
-        "Amount": float(rng.randrange(1_000, 2_000_000, 50)),
+        "Amount": rng.randrange(500, 150_000) / 100,  # a retail purchase: 5.00 to 1,500.00
         "StageName": stage,
         "Probability": {"Closed Won": 100, "Closed Lost": 0}.get(stage, rng.choice([10, 20, 40, 60, 80])),
         "CloseDate": (modified + timedelta(days=rng.randrange(-60, 180))).strftime("%Y-%m-%d"),
@@ -232,7 +252,7 @@ def _updated(rng: random.Random, record: dict[str, Any], modified: datetime) -> 
     """A newer version of ``record`` from the incremental run, in Bulk API formatting."""
     newer = {k: v for k, v in record.items() if k != "attributes"}
     if "Amount" in newer:
-        newer["Amount"] = float(rng.randrange(1_000, 2_000_000, 50))
+        newer["Amount"] = rng.randrange(500, 150_000) / 100
         newer["StageName"] = rng.choice(_STAGES)
     else:
         newer["AnnualRevenue"] = float(rng.randrange(100_000, 900_000_000, 1000))
@@ -254,8 +274,17 @@ def _minutes(rng: random.Random, start: datetime, span_minutes: int) -> datetime
 
 
 # ------------------------------------------------------------------------------------------ the run
-def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int = 7, prefix: str = "") -> AppFlowRun:
-    """Files of two flows over two runs each, in a landing order where newer files land first.
+def generate_run(
+    accounts: int = 2000,
+    opportunities: int = 3000,
+    *,
+    seed: int = 7,
+    prefix: str = "",
+    today: date | None = None,
+) -> AppFlowRun:
+    """Files of three flows over two runs each, in a landing order where newer files land first.
+
+    Promotions run around ``today`` (default: the real date), so the passes show active ones.
 
     Within one file every record id appears at most once, as in one AppFlow page; repeats and
     newer versions come in other files, so the expected outcome does not depend on how a file
@@ -291,6 +320,8 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     incremental_lines: list[Any] = [
         _updated(rng, account_records[i], _minutes(rng, _INCREMENTAL_TIME, 600)) for i in updated
     ]
+    for line in incremental_lines[: max(1, len(incremental_lines) // 3)]:
+        line[NEW_ACCOUNT_FIELD] = rng.choice(["Ace", "Star", "Comet", ""])
     tombstone = _bulk_form({**account_records[deleted], "IsDeleted": True})
     tombstone["LastModifiedDate"] = tombstone["SystemModstamp"] = bulk_time(_minutes(rng, _INCREMENTAL_TIME, 600))
     incremental_lines.append(tombstone)
@@ -329,26 +360,79 @@ def generate_run(accounts: int = 2000, opportunities: int = 3000, *, seed: int =
     opp_updates = [
         _updated(rng, opportunity_records[i], _minutes(rng, _INCREMENTAL_TIME, 600)) for i in chosen[:n_opp_updates]
     ]
+    for update in opp_updates[: max(1, len(opp_updates) // 10)]:
+        update["AccountId"] = rng.choice(account_ids)  # re-parented: the purchase moves to another member
     opportunity_incremental = partitioned(opp_updates, "2024/04/16", opp_incremental_exec)
     opp_duplicates = [json.dumps(opportunity_records[i]).encode() for i in chosen[n_opp_updates:]]
+    # A newer version whose amount is not a number: the purchase rules quarantine it, naming Amount.
+    broken = {**opportunity_records[chosen[0]], "Amount": "n/a", "LastModifiedDate": rest_time(_INCREMENTAL_TIME)}
+    broken_line = json.dumps(broken).encode()
     opportunity_incremental.append(
         LandedFile(
             OPPORTUNITY_FLOW,
             f"{base}{OPPORTUNITY_FLOW}/2024/04/16/{opp_incremental_exec}/{_opaque_name(rng)}",
-            _jsonl(opp_duplicates + [b"not json at all"]),
+            _jsonl(opp_duplicates + [b"not json at all", broken_line]),
         )
+    )
+
+    promotion_full, promotion_incremental = _promotions(
+        rng, max(2, accounts // 4), account_ids, today or datetime.now(UTC).date(), base
     )
 
     # Landing order: the incremental runs land before (part of) the full loads they supersede.
     files = [
         account_incremental,
         opportunity_full[0],
+        promotion_incremental,
         *opportunity_incremental,
         account_full[0],
+        promotion_full,
         *opportunity_full[1:],
         account_full[1],
     ]
-    return AppFlowRun(files=files)
+    return AppFlowRun(files=files, rule_breaking={broken_line})
+
+
+def _promotions(
+    rng: random.Random, count: int, account_ids: Sequence[str], today: date, base: str
+) -> tuple[LandedFile, LandedFile]:
+    """Promotions (a custom object) linked to members by ``Member__c``: a full load, then an
+    incremental run that extends some, moves one to another member and deletes one."""
+    records = []
+    for n in range(1, count + 1):
+        starts = today + timedelta(days=rng.randrange(-30, 10))
+        modified = _minutes(rng, _FULL_LOAD_TIME - timedelta(days=30), 30 * 24 * 60)
+        records.append(
+            {
+                "Id": salesforce_id("a0P", n),
+                "Name": rng.choice(["Double points", "Birthday treat", "Free shipping", "Spring sale", "VIP night"]),
+                "Member__c": rng.choice(account_ids),
+                "Start_Date__c": starts.isoformat(),
+                "Expiry_Date__c": (starts + timedelta(days=rng.randrange(3, 40))).isoformat(),
+                "Discount_Percent__c": rng.choice([5, 10, 15, 20]),
+                "IsDeleted": False,
+                "LastModifiedDate": rest_time(modified),
+            }
+        )
+    full_exec, incremental_exec = (str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(2))
+    changed = rng.sample(records, max(2, count // 5))
+    incremental: list[Any] = []
+    for position, record in enumerate(changed):
+        newer = {**record, "LastModifiedDate": rest_time(_minutes(rng, _INCREMENTAL_TIME, 600))}
+        if position == 0:
+            newer["IsDeleted"] = True
+        elif position == 1:
+            newer["Member__c"] = rng.choice(account_ids)
+        else:
+            newer["Expiry_Date__c"] = (date.fromisoformat(record["Expiry_Date__c"]) + timedelta(days=14)).isoformat()
+        incremental.append(_bulk_form(newer))
+    incremental += [json.dumps(r).encode() for r in rng.sample(records, max(1, count // 10))]  # duplicates
+    return (
+        LandedFile(PROMOTION_FLOW, f"{base}{PROMOTION_FLOW}/{full_exec}/{_opaque_name(rng)}", _jsonl(records)),
+        LandedFile(
+            PROMOTION_FLOW, f"{base}{PROMOTION_FLOW}/{incremental_exec}/{_opaque_name(rng)}", _jsonl(incremental)
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -398,10 +482,16 @@ def parse_instant_ms(value: Any) -> int | None:
 
 
 def expected_outcome(
-    files: Sequence[LandedFile], flow_objects: dict[str, dict[str, str]] | None = None
+    files: Sequence[LandedFile],
+    flow_objects: dict[str, dict[str, str]] | None = None,
+    rule_breaking: Iterable[bytes] = (),
 ) -> ExpectedOutcome:
-    """Replay ``files`` in order through the newest-wins rule (the specification, not the implementation)."""
+    """Replay ``files`` in order through the newest-wins rule (the specification, not the implementation).
+
+    ``rule_breaking``: lines the run made to break a business rule; they are quarantined.
+    """
     flow_objects = FLOW_OBJECTS if flow_objects is None else flow_objects
+    rule_breaking = set(rule_breaking)
     outcome = ExpectedOutcome()
     for landed in files:
         config = flow_objects.get(landed.flow, {})
@@ -409,6 +499,9 @@ def expected_outcome(
             if not raw.strip():
                 continue
             outcome.read += 1
+            if raw in rule_breaking:
+                outcome.quarantined += 1
+                continue
             try:
                 record = json.loads(raw)
             except ValueError:
@@ -454,7 +547,7 @@ def differences(
             problems.append(f"{key}: stored version {got['version']}, expected {want.version_ms} ms")
         if got["deleted"] != want.deleted:
             problems.append(f"{key}: deleted={got['deleted']}, expected {want.deleted}")
-        if got["record"] != want.record:
+        if not _same_record(got["record"], want.record):
             problems.append(f"{key}: stored record differs from the newest version")
     published = Counter(
         ExpectedChange(
@@ -464,10 +557,68 @@ def differences(
             e["detail"]["change"],
         )
         for e in events
+        if e.get("detail-type", "Record Changed") == "Record Changed"
     )
     wanted = Counter(expected.changes)
     for change, count in sorted((published - wanted).items(), key=str):
         problems.append(f"unexpected event {change} x{count}")
     for change, count in sorted((wanted - published).items(), key=str):
         problems.append(f"missing event {change} x{count}")
+    return problems[:limit] + ([f"... and {len(problems) - limit} more"] if len(problems) > limit else [])
+
+
+def _same_record(stored: dict[str, Any] | None, sent: dict[str, Any]) -> bool:
+    """The stored record is the sent one, up to what rules normalize: the two API forms of one value
+    (``100`` / ``"100.0"``, ``null`` / ``""``, ``+0000`` / ``Z``) and masked fields."""
+    if stored is None or set(stored) != set(sent):
+        return False
+    return all(_same_value(stored[name], sent[name]) for name in sent)
+
+
+def _same_value(stored: Any, sent: Any) -> bool:
+    if stored == sent or (stored in (None, "") and sent in (None, "")):
+        return True
+    if isinstance(stored, str) and stored.startswith(("hmac-sha256:", "****")):
+        return sent not in (None, "")  # masked: only that something was there
+    if isinstance(stored, bool) or isinstance(sent, bool):
+        return str(stored).lower() == str(sent).lower()
+    instant = parse_instant_ms(stored)
+    if instant is not None:
+        return instant == parse_instant_ms(sent)
+    try:
+        return Decimal(str(stored)) == Decimal(str(sent))
+    except InvalidOperation:
+        return False
+
+
+# ------------------------------------------------------------------------------------------ the wallet
+def expected_passes(expected: ExpectedOutcome, member_object: str = "Account") -> dict[str, dict[str, Any]]:
+    """Every member's lifetime spend and purchases from scratch: won, live opportunities of the newest versions."""
+    passes: dict[str, dict[str, Any]] = {}
+    for (object_name, record_id), stored in expected.records.items():
+        record = stored.record
+        if stored.deleted:
+            continue
+        if object_name == member_object:
+            passes.setdefault(record_id, {"spend": Decimal(0), "purchases": 0})
+        elif object_name == "Opportunity" and record.get("AccountId") and record.get("StageName") == "Closed Won":
+            totals = passes.setdefault(record["AccountId"], {"spend": Decimal(0), "purchases": 0})
+            totals["spend"] += Decimal(str(record.get("Amount") or 0))
+            totals["purchases"] += 1
+    return passes
+
+
+def wallet_differences(expected: ExpectedOutcome, passes: dict[str, dict[str, Any]], limit: int = 10) -> list[str]:
+    """Where the stored passes (``{member: pass}``) depart from the from-scratch spend and purchase counts."""
+    problems = []
+    wanted = expected_passes(expected)
+    for member in sorted(set(wanted) | set(passes)):
+        want = wanted.get(member, {"spend": Decimal(0), "purchases": 0})
+        got = passes.get(member)
+        spend = Decimal(got["lifetime_spend"]) if got else Decimal(0)
+        purchases = got["purchases"] if got else 0
+        if (spend, purchases) != (want["spend"], want["purchases"]):
+            problems.append(
+                f"pass {member}: spend {spend} in {purchases}, expected {want['spend']} in {want['purchases']}"
+            )
     return problems[:limit] + ([f"... and {len(problems) - limit} more"] if len(problems) > limit else [])

@@ -28,6 +28,7 @@ from appflow_ingest.adapters.wallet_store import DynamoWalletStore
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes, source_change
+from appflow_local import moto_dynamodb
 from appflow_local.event_sources import stream_record
 
 TODAY = date(2024, 6, 15)
@@ -36,32 +37,17 @@ MEMBERS = [f"0015g00000Mem{n}AAA" for n in range(3)]
 WON, LOST = "Closed Won", "Prospecting"
 
 
-# ------------------------------------------------------------------------------------ moto, made atomic
+# ------------------------------------------------------------------------------------ moto
 @pytest.fixture(scope="module")
 def dynamodb(moto_endpoint):
-    """A DynamoDB client on the session's moto server, whose write paths are made atomic.
+    """A DynamoDB client on the session's moto server, made as atomic as DynamoDB.
 
-    moto's server serves requests on threads without locking its DynamoDB backend, and a cancelled
-    transaction restores a deep copy of the whole table, erasing writes other threads made
-    meanwhile. DynamoDB has neither problem; one lock per call gives moto DynamoDB's atomicity, so
-    the concurrency test exercises our conditions, not moto's races (without the lock it loses
-    deltas whatever the code does: seen here as spend 591.25 / 854.75 / 787.50 instead of 894.00).
+    Without appflow_local.moto_dynamodb, moto loses concurrent writes whatever the client does
+    (the concurrency test below then saw spend 591.25 / 854.75 / 787.50 instead of 894.00), so
+    it would test moto's races, not our conditions.
     """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    originals = {}
-    for name in ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "batch_get_item"):
-        original = originals[name] = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, __original=original, **kwargs):
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    yield boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, original)
+    moto_dynamodb.install()
+    return boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
 
 
 def _tables(dynamodb) -> tuple[str, str, str]:
