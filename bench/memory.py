@@ -2,6 +2,7 @@
 
     python bench/memory.py            # ~20 MB and ~1 GB files, 16 MiB chunks (the template default)
     python bench/memory.py --smoke    # ~4 MB and ~32 MB files, 1 MiB chunks: checks that it works (CI)
+    python bench/memory.py --format csv|parquet   # the same for AppFlow's other formats (all-string)
 
 For each file, in a fresh child process each (so that one measurement cannot inherit another's
 heap):
@@ -16,7 +17,8 @@ heap):
 Reads come from a **local file** through the real S3 adapter (``S3LandingObjects``: 8 MiB ranged
 blocks, one read ahead), its two S3 calls answered from the file instead of over HTTP; not from moto: every ranged GET makes moto's server load the whole object, which would measure moto,
 and a 1 GB object held by the server would inflate nothing of ours. Peak RSS is the child's own
-``resource.getrusage(RUSAGE_SELF).ru_maxrss``, read as its last act. The ingest child runs with
+high-water mark (``VmHWM``, read as its last act; ``ru_maxrss`` is reported too, but it survives
+``execve`` and so can include the parent's heap at the fork). The ingest child runs with
 the allocator settings template.yaml gives IngestFunction (``MALLOC_MMAP_THRESHOLD_``), as on
 Lambda; ``--without-template-env`` shows what they are for. The goal: the two peaks within 10% of each other. Files are
 generated record by record straight to disk (never held in memory), in a temporary directory
@@ -26,6 +28,7 @@ removed afterwards unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import os
@@ -53,47 +56,75 @@ GOAL = 0.10  # the two peaks within 10% of each other
 
 
 # ----------------------------------------------------------------------------- data
-def account_lines(count: int) -> Iterator[bytes]:
-    """Salesforce-like Account records (REST form), ~450 bytes each, deterministic."""
+def account_records(count: int) -> Iterator[dict[str, Any]]:
+    """Salesforce-like Account records (REST form), ~450 bytes each as JSON, deterministic.
+
+    Every third description holds a comma, doubled quotes and a newline, as Salesforce text does.
+    """
     industries = ("Banking", "Biotechnology", "Construction", "Education", "Energy", "Retail")
     cities = (("San Francisco", "CA"), ("Austin", "TX"), ("New York", "NY"), ("Chicago", "IL"))
     for n in range(count):
         city, state = cities[n % len(cities)]
         seconds = (n * 7919) % 86_400
-        yield (
-            orjson.dumps(
-                {
-                    "attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/001{n:015d}"},
-                    "Id": f"001{n:015d}",
-                    "IsDeleted": False,
-                    "Name": f"Company {n} Inc",
-                    "Type": "Customer - Direct",
-                    "Industry": industries[n % len(industries)],
-                    "BillingStreet": f"{n % 9999} Market St",
-                    "BillingCity": city,
-                    "BillingState": state,
-                    "AnnualRevenue": (n % 900) * 1_000_000.0,
-                    "NumberOfEmployees": n % 50_000,
-                    "Description": "Long-standing customer; renewal due next quarter." if n % 3 else None,
-                    "CreatedDate": "2021-03-01T10:00:00.000+0000",
-                    "LastModifiedDate": f"2024-04-16T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000+0000",
-                }
-            )
-            + b"\n"
-        )
+        yield {
+            "attributes": {"type": "Account", "url": f"/services/data/v59.0/sobjects/Account/001{n:015d}"},
+            "Id": f"001{n:015d}",
+            "IsDeleted": False,
+            "Name": f"Company {n} Inc",
+            "Type": "Customer - Direct",
+            "Industry": industries[n % len(industries)],
+            "BillingStreet": f"{n % 9999} Market St",
+            "BillingCity": city,
+            "BillingState": state,
+            "AnnualRevenue": (n % 900) * 1_000_000.0,
+            "NumberOfEmployees": n % 50_000,
+            "Description": 'Long-standing customer, "key" account;\nrenewal due next quarter.' if n % 3 == 0 else None,
+            "CreatedDate": "2021-03-01T10:00:00.000+0000",
+            "LastModifiedDate": f"2024-04-16T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000+0000",
+        }
 
 
-def generate(path: Path, target_bytes: int) -> tuple[int, int]:
-    """Write JSON Lines until the file reaches ``target_bytes``; return (records, bytes)."""
+def generate(path: Path, target_bytes: int, file_format: str = "jsonl") -> tuple[int, int]:
+    """Write records until the file reaches ``target_bytes``, a batch at a time; return (records, bytes).
+
+    CSV and Parquet are written as AppFlow writes them without source typing: every value a
+    string (CSV: empty for null; Parquet: null); Parquet in row groups of 20,000 records.
+    """
     records = written = 0
+    source = account_records(2**62)
+    batch_size = 1_000 if file_format != "parquet" else 20_000
+    writer = None
     with path.open("wb", buffering=MIB) as out:
-        lines = account_lines(2**62)
         while written < target_bytes:
-            line = next(lines)
-            out.write(line)
-            written += len(line)
-            records += 1
-    return records, written
+            batch = [next(source) for _ in range(batch_size)]
+            if file_format == "jsonl":
+                data = b"".join(orjson.dumps(record) + b"\n" for record in batch)
+                out.write(data)
+            elif file_format == "csv":
+                text = io.StringIO()
+                rows = csv.DictWriter(
+                    text,
+                    fieldnames=[k for k in batch[0] if k != "attributes"],
+                    lineterminator="\n",
+                    extrasaction="ignore",
+                )
+                if records == 0:
+                    rows.writeheader()
+                rows.writerows(batch)
+                out.write(text.getvalue().encode())
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                fields = [k for k in batch[0] if k != "attributes"]
+                table = pa.table({k: [None if r[k] is None else str(r[k]) for r in batch] for k in fields})
+                writer = writer or pq.ParquetWriter(out, table.schema)
+                writer.write_table(table)
+            records += len(batch)
+            written = out.tell()
+        if writer is not None:
+            writer.close()
+    return records, path.stat().st_size
 
 
 # ----------------------------------------------------------------------------- local stand-ins
@@ -225,16 +256,19 @@ def human(size: float) -> str:
     return str(size)
 
 
-def measure(path: Path, chunk_size: int, records: int, ingest_env: dict[str, str]) -> dict[str, Any]:
+def measure(path: Path, chunk_size: int, records: int, ingest_env: dict[str, str], file_format: str) -> dict[str, Any]:
     chunks_file = path.with_suffix(".chunks")
     plan, plan_rss = run_child("plan", str(path), str(chunk_size), str(chunks_file))
     ingest, ingest_rss = run_child("ingest", str(path), str(chunks_file), extra_env=ingest_env)
+    plan["planner_ru_maxrss_bytes"] = plan.pop("ru_maxrss_bytes")
+    ingest["ingest_ru_maxrss_bytes"] = ingest.pop("ru_maxrss_bytes")
     size = path.stat().st_size
     return {
         "file": path.name,
         "bytes": size,
         "records": records,
-        "chunks_expected": -(-size // chunk_size),
+        # A CSV file is one chunk (read front to back); the others one per ChunkSizeBytes.
+        "chunks_expected": 1 if file_format == "csv" else -(-size // chunk_size),
         **plan,
         "planner_peak_rss_bytes": plan_rss,
         **ingest,
@@ -244,6 +278,9 @@ def measure(path: Path, chunk_size: int, records: int, ingest_env: dict[str, str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--format", choices=("jsonl", "csv", "parquet"), default="jsonl", help="file format (default jsonl)"
+    )
     parser.add_argument("--smoke", action="store_true", help="small files (~4 MB and ~32 MB, 1 MiB chunks), for CI")
     parser.add_argument("--small-mb", type=float, default=None, help="size of the small file in MB (default 20)")
     parser.add_argument("--large-mb", type=float, default=None, help="size of the large file in MB (default 1000)")
@@ -271,11 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for label, megabytes in (("small", small_mb), ("large", large_mb)):
-            path = directory / f"accounts-{label}.jsonl"
+            path = directory / f"accounts-{label}.{args.format}"
             started = time.perf_counter()
-            records, size = generate(path, int(megabytes * 1_000_000))
+            records, size = generate(path, int(megabytes * 1_000_000), args.format)
             print(f"generated {path.name}: {human(size)}, {records:,} records ({time.perf_counter() - started:.1f} s)")
-            result = measure(path, chunk_size, records, ingest_env)
+            result = measure(path, chunk_size, records, ingest_env, args.format)
             results.append(result)
             print(
                 f"  plan: {result['messages']} messages for {result['chunks_expected']} chunks, "
@@ -312,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"every record ingested once:  {'yes' if complete else 'NO'}")
     summary = {
+        "format": args.format,
         "chunk_size": chunk_size,
         "ingest_environment": ingest_env,
         "source": "local file through S3LandingObjects (8 MiB ranged blocks, one read ahead)",
@@ -327,6 +365,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if complete else 1
 
 
+def peak_rss_bytes() -> int:
+    """This process's own peak RSS: ``VmHWM`` on Linux, else ``ru_maxrss``.
+
+    ``ru_maxrss`` survives ``execve``: a child started by a parent holding a large heap (after
+    generating a Parquet file, say) reports at least the parent's RSS at the fork. ``VmHWM`` is
+    the high-water mark of the child's own address space, so that is what is compared.
+    """
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _child(argv: list[str]) -> int:
     import resource
 
@@ -335,7 +391,8 @@ def _child(argv: list[str]) -> int:
         result = child_plan(Path(rest[0]), int(rest[1]), Path(rest[2]))
     else:
         result = child_ingest(Path(rest[0]), Path(rest[1]))
-    result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    result["peak_rss_bytes"] = peak_rss_bytes()
+    result["ru_maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     print(json.dumps(result))
     return 0
 

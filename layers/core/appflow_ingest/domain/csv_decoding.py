@@ -22,6 +22,7 @@ from appflow_ingest.domain.decoding import Decoded, DecodedItem, Undecodable
 # Whole records are handed to pyarrow in batches of about this many bytes: large enough that
 # pyarrow's per-call cost vanishes, small enough to keep memory flat.
 BATCH_BYTES = 4 * 1024 * 1024
+ROWS_PER_SLICE = 1000
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -83,24 +84,28 @@ class CsvDecoder:
     def _parse(self, batch: list[CsvRecord]) -> Iterator[DecodedItem]:
         if not batch:
             return
-        rows, invalid = self._read(b"\n".join(record.raw for record in batch))
-        if rows is not None and not invalid and len(rows) == len(batch):
-            for record, row in zip(batch, rows, strict=True):
-                yield Decoded(record.offset, row)
+        table, invalid = self._read(b"\n".join(record.raw for record in batch))
+        if table is not None and not invalid and table.num_rows == len(batch):
+            # Python objects for a slice of rows at a time: a whole batch of dicts would weigh
+            # ten times its CSV bytes, and memory is meant to stay flat.
+            for first in range(0, table.num_rows, ROWS_PER_SLICE):
+                rows = table_to_rows(table.slice(first, ROWS_PER_SLICE))
+                for record, row in zip(batch[first : first + ROWS_PER_SLICE], rows, strict=True):
+                    yield Decoded(record.offset, row)
             return
         # Rare: some record in the batch is malformed. Parse one record at a time to name each
         # bad one by its offset; the good ones are kept.
         for record in batch:
-            rows, invalid = self._read(record.raw)
+            table, invalid = self._read(record.raw)
             if invalid:
                 yield Undecodable(record.offset, record.raw, invalid[0])
-            elif rows is None or len(rows) != 1:
+            elif table is None or table.num_rows != 1:
                 yield Undecodable(record.offset, record.raw, "expected one CSV record")
             else:
-                yield Decoded(record.offset, rows[0])
+                yield Decoded(record.offset, table_to_rows(table)[0])
 
-    def _read(self, data: bytes) -> tuple[list[dict[str, Any]] | None, list[str]]:
-        """Rows parsed from ``data`` and, for rows pyarrow could not read, why."""
+    def _read(self, data: bytes) -> tuple[pa.Table | None, list[str]]:
+        """The table pyarrow parsed from ``data`` and, for rows it could not read, why."""
         invalid: list[str] = []
 
         def reject(row: Any) -> str:
@@ -118,7 +123,7 @@ class CsvDecoder:
             )
         except pa.ArrowInvalid as error:
             return None, [*invalid, f"expected a UTF-8 CSV record: {error}"]
-        return table_to_rows(table), invalid
+        return table, invalid
 
 
 def table_to_rows(table: pa.Table) -> list[dict[str, Any]]:
