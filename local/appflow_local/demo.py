@@ -141,7 +141,7 @@ def _print_summary(
         for problem in problems:
             print(f"    - {problem}")
     else:
-        print("  check             stored records and published events match the newest-wins model")
+        print("  check             stored records, published events and member passes match the model")
 
 
 def _print_passes(passes: dict[str, dict], events: list[dict]) -> None:
@@ -158,7 +158,7 @@ def _print_passes(passes: dict[str, dict], events: list[dict]) -> None:
     print(f"  {'schema events':<18}{len(fields)}  Schema Changed: {', '.join(fields) or '-'}")
     shown = sorted(
         (p for p in passes.values() if p["status"] == "active"),
-        key=lambda p: (-len(p["active_promotions"]), -Decimal(p["lifetime_spend"])),
+        key=lambda p: (not p["active_promotions"], -Decimal(p["lifetime_spend"])),
     )[:3]
     for p in shown:
         to_next = f", {p['to_next_tier']} to {p['next_tier']}" if p["next_tier"] else ""

@@ -114,9 +114,8 @@ def contribution_of(
         member = _text(record.get(config.purchase_member_field))
         if member is None or record.get("StageName") not in config.won_stages:
             return NOTHING
-        return Contribution(
-            member, sums={"spend": _money(record.get(config.purchase_amount_field)), "purchases": Decimal(1)}
-        )
+        amount = _money(record.get(config.purchase_amount_field))
+        return Contribution(member, sums={"spend": amount, "purchases": Decimal(1)})
     member = _text(record.get(config.promotion_member_field))
     if member is None:
         return NOTHING
