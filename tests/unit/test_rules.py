@@ -281,3 +281,16 @@ def test_rules_are_bound_to_objects_from_flow_objects():
 def test_rule_configuration_errors_are_clear(raw, message):
     with pytest.raises(ConfigurationError, match=message):
         parse_flow_rules(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-04-16T19:00:00.000-0000", "2024-04-16T19:00:00.000Z"),
+        ("2024-04-16T19:00:00.123456Z", "2024-04-16T19:00:00.123Z"),
+        ("2024-04-16T19:00:00Z", "2024-04-16T19:00:00.000Z"),
+        ("2024-04-16T20:00:00.000+0100", "2024-04-16T19:00:00.000Z"),
+    ],
+)
+def test_other_timestamp_shapes_take_the_slow_path_to_the_same_form(raw, expected):
+    assert to_datetime(raw) == expected
