@@ -30,10 +30,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {
     # records of the read benchmark, versions of the write benchmark, records per awswrangler file
-    # Writes are few: moto answers ~50 UpdateItem/s, and its TransactWriteItems deep-copies the whole
-    # table each time (seconds per transaction as the table grows): more would measure moto.
+    # Writes are few: moto answers ~50-100 conditional UpdateItem a second; more would measure moto.
     "full": {"read_records": 200_000, "powertools_records": 2_000, "write_records": 500, "wrangler_records": 1_500,
-             "rounds": 5, "write_rounds": 1},
+             "rounds": 5, "write_rounds": 3},
     "smoke": {"read_records": 2_000, "powertools_records": 100, "write_records": 60, "wrangler_records": 60,
               "rounds": 1, "write_rounds": 1},
 }  # fmt: skip

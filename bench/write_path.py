@@ -185,10 +185,7 @@ def run_write_benchmark(
             update_if_newer(ddb, table, version)
         return len(versions)
 
-    # moto's TransactWriteItems deep-copies the whole table to roll back, unlocked: two at once
-    # fail with a 500 ("dictionary changed size during iteration"). On moto, transactions go one
-    # at a time; DynamoDB itself runs them concurrently, so the transact rate here is a floor.
-    concurrency_of = {CONDITIONAL_PUT: concurrency, TRANSACT: 1}
+    concurrency_of = {CONDITIONAL_PUT: concurrency, TRANSACT: concurrency}
     contenders: dict[str, Callable[[Any, str], int]] = {
         "naive_update_item": naive,
         CONDITIONAL_PUT: ours(CONDITIONAL_PUT),
