@@ -8,6 +8,7 @@ event per settled state (validated against the schemas in schemas/).
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,10 @@ def test_a_retried_chunk_is_counted_once(runs):
     after = runs.state()
     assert (after.chunks_finished, after.read, after.written) == (before.chunks_finished, before.read, before.written)
     assert after.read == 9
+    # The markers that make this exactly-once outlive any SQS retry (14 days), then expire (TTL).
+    items = runs.clients.dynamodb.scan(TableName=runs.ledger_table)["Items"]
+    markers = [i for i in items if i["pk"]["S"].startswith(("chunk#", "file#"))]
+    assert markers and all(int(i["expires_at"]["N"]) > time.time() + 15 * 86400 for i in markers)
 
 
 def test_a_duplicate_notification_plans_its_chunks_but_counts_the_file_once(runs):

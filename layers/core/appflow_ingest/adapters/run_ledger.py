@@ -9,6 +9,7 @@ report and the files can arrive in any order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from appflow_ingest.domain.run_ledger import RunState
 from appflow_ingest.domain.run_reports import FlowRunReport
 
 RUN = "run#"
+# Markers outlive any retry of what they count: SQS keeps a chunk message at most 14 days.
+MARKER_TTL_SECONDS = 30 * 24 * 3600
 
 
 def run_key(execution_id: str) -> str:
@@ -66,7 +69,11 @@ class DynamoRunLedger:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {"pk": _s(marker), "execution_id": _s(execution_id)},
+                            "Item": {
+                                "pk": _s(marker),
+                                "execution_id": _s(execution_id),
+                                "expires_at": _n(int(time.time()) + MARKER_TTL_SECONDS),
+                            },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
