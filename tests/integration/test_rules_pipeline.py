@@ -6,6 +6,8 @@ import io
 import json
 from pathlib import Path
 
+import jsonschema
+
 from appflow_local.emulator import Emulator
 from appflow_local.provision import provision
 from appflow_local.readback import published_events, stored_records
@@ -91,5 +93,9 @@ def test_rules_coerce_mask_quarantine_and_report_a_new_field_once(moto_endpoint,
     # ... and the new field is announced exactly once, however many records and files carried it
     events = published_events(emulator, stack)
     schema_events = [e["detail"] for e in events if e["detail-type"] == "Schema Changed"]
+    contract = json.loads((TEMPLATE.parent / "schemas" / "schema-changed.schema.json").read_text())
+    for event in events:
+        if event["detail-type"] == "Schema Changed":
+            jsonschema.validate(event, contract)
     assert [(d["object"], d["field"]) for d in schema_events] == [("Contact", "Loyalty_Nickname__c")]
     assert sum(e["detail-type"] == "Record Changed" for e in events) == 3

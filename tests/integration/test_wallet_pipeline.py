@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jsonschema
+
 from appflow_local.emulator import Emulator
 from appflow_local.provision import provision
 from appflow_local.readback import published_events
@@ -15,6 +17,7 @@ from appflow_local.stack import landing_bucket
 from appflow_local.template import Template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+PASS_SCHEMA = json.loads((TEMPLATE.parent / "schemas" / "member-pass-changed.schema.json").read_text())
 FLOWS = {
     "members": {"object": "Account", "rules": "account-member"},
     "purchases": {"object": "Opportunity", "rules": "purchase"},
@@ -65,7 +68,10 @@ class Stack:
         assert self.runtime.run_until_drained().ok
         events = published_events(self.emulator, self.stack)
         new, self.seen = events[self.seen :], len(events)
-        return [e["detail"] for e in new if e["detail-type"] == "MemberPass Changed"]
+        passes = [e for e in new if e["detail-type"] == "MemberPass Changed"]
+        for event in passes:
+            jsonschema.validate(event, PASS_SCHEMA)  # the documented contract
+        return [e["detail"] for e in passes]
 
 
 def test_member_passes_follow_purchases_promotions_and_members_and_only_real_changes_publish(moto_endpoint, stack_name):
