@@ -8,6 +8,7 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
+from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.settings import Settings
@@ -22,7 +23,12 @@ applier = ChangeApplier(
     read_json=S3EventDocuments(clients.s3).read_json,
     event_source=settings.event_source_name,
     objects_by_flow=settings.flow_objects,
-    objects_with_rules=frozenset(settings.object_rules),
+    # The file path's rule sets, applied to the fields each change delivers. New fields are
+    # reported by the file path (this function does not write the derived table).
+    rules=ObjectRules(
+        {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+        masking_key=settings.masking_key,
+    ),
 )
 
 

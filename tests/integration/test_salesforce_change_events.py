@@ -22,6 +22,7 @@ from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
 from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.rules import REDACT, REDACTED, Field, ObjectRules, RuleSet
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_local.template import Template
 
@@ -322,13 +323,65 @@ def test_guarded_write_refuses_when_the_stored_version_moved(changes, pipeline):
     assert changes.merger.write_if_unchanged(version, "x", stored.version) is True
 
 
-def test_objects_with_rules_are_not_written_from_change_events_but_resynced(pipeline, changes):
-    # Per-object rules (masking) apply to whole records: a partial change is never stored unruled.
-    changes.applier._objects_with_rules = frozenset({"Account"})
-    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z", Name="v1")])
+ACCOUNT_RULES = ObjectRules(
+    {
+        "Account": RuleSet(
+            name="test-accounts",
+            object="Account",
+            fields={
+                "Name": Field("string", required=True),
+                "Phone": Field("string", mask=REDACT),
+                "AnnualRevenue": Field("number"),
+                "Rating": Field("string", allowed=("Hot", "Warm", "Cold")),
+            },
+        )
+    }
+)
+
+
+def test_the_objects_rules_apply_to_the_fields_a_change_delivers(pipeline, changes):
+    changes.applier._rules = ACCOUNT_RULES
+    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z", Name="v1", Phone=REDACTED, AnnualRevenue=1.0)])
     report = changes.applier.apply(
-        change_event("UPDATE", ["A"], DAY[2], LastModifiedDate="2024-01-02T00:00:00Z", Name="v2")
+        change_event(
+            "UPDATE", ["A"], DAY[2], LastModifiedDate="2024-01-02T00:00:00Z", Phone="555", AnnualRevenue="23.0"
+        )
     )
-    assert (report.written, report.resync) == (0, 1)
-    assert pipeline.stored("A")["record"]["Name"] == "v1"
-    assert "per-object rules" in changes.resync_marks()["resync#Account#A"]["reason"]["S"]
+    assert (report.written, report.resync, report.quarantined) == (1, 0, None)
+    record = pipeline.stored("A")["record"]
+    # Masked and coerced like a file record; the untouched fields stay as stored (not masked twice).
+    assert (record["Name"], record["Phone"], record["AnnualRevenue"]) == ("v1", REDACTED, 23.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "expected"),
+    [
+        ({"nulledFields": ["Name"]}, "Name", "required"),
+        ({"Rating": "Lukewarm"}, "Rating", "allowed values"),
+        ({"AnnualRevenue": "lots"}, "AnnualRevenue", "type number"),
+    ],
+)
+def test_a_change_breaking_a_rule_is_quarantined_and_changes_nothing(pipeline, changes, values, field, expected):
+    changes.applier._rules = ACCOUNT_RULES
+    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z", Name="v1", Rating="Hot", AnnualRevenue=1.0)])
+    report = changes.applier.apply(
+        change_event("UPDATE", ["A"], DAY[2], LastModifiedDate="2024-01-02T00:00:00Z", **values)
+    )
+    assert report.written == 0 and report.quarantined
+    entry = json.loads(changes.clients.s3.get_object(**_bucket_key(report.quarantined))["Body"].read())
+    assert entry["field"] == field and expected in entry["reason"]
+    assert pipeline.stored("A")["record"] == account(
+        "A", "2024-01-01T00:00:00Z", Name="v1", Rating="Hot", AnnualRevenue=1.0
+    )
+
+
+def test_a_create_missing_a_required_field_is_quarantined(pipeline, changes):
+    changes.applier._rules = ACCOUNT_RULES
+    report = changes.applier.apply(change_event("CREATE", ["B"], DAY[2], LastModifiedDate="2024-01-02T00:00:00Z"))
+    assert report.written == 0 and report.quarantined
+    assert pipeline.stored("B") is None
+
+
+def _bucket_key(uri: str) -> dict[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return {"Bucket": bucket, "Key": key}

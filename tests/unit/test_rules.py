@@ -294,3 +294,53 @@ def test_rule_configuration_errors_are_clear(raw, message):
 )
 def test_other_timestamp_shapes_take_the_slow_path_to_the_same_form(raw, expected):
     assert to_datetime(raw) == expected
+
+
+CHANGE_RULES = ObjectRules(
+    {
+        "Contact": RuleSet(
+            name="change-contacts",
+            object="Contact",
+            fields={
+                "LastName": Field("string", required=True),
+                "Email": Field("string", mask=REDACT),
+                "Phone": Field("string", rename="phone_number"),
+                "Fax": Field(drop=True),
+                "NumberOfEmployees": Field("integer"),
+            },
+        )
+    }
+)
+
+
+def test_a_changes_fields_are_checked_coerced_masked_renamed_and_dropped_alone():
+    values, nulled = CHANGE_RULES.apply_to_change(
+        "Contact",
+        {"Email": "a@b.c", "NumberOfEmployees": "23.0", "Phone": "555", "Fax": "1", "New__c": 1},
+        ["Phone", "Fax"],
+        whole=False,
+        deleted=False,
+    )
+    # LastName is required but absent: an UPDATE that does not touch it is fine.
+    assert values == {"Email": REDACTED, "NumberOfEmployees": 23, "phone_number": "555", "New__c": 1}
+    assert nulled == ("phone_number",)
+
+
+@pytest.mark.parametrize(
+    ("values", "nulled", "whole", "field"),
+    [
+        ({}, ["LastName"], False, "LastName"),  # nulling a required field
+        ({"Email": "a@b.c"}, [], True, "LastName"),  # a CREATE is the whole record
+        ({"NumberOfEmployees": "many"}, [], False, "NumberOfEmployees"),
+    ],
+)
+def test_a_change_breaking_a_rule_names_the_field(values, nulled, whole, field):
+    with pytest.raises(RecordRejected) as rejected:
+        CHANGE_RULES.apply_to_change("Contact", values, nulled, whole=whole, deleted=False)
+    assert rejected.value.field == field
+
+
+def test_a_delete_is_never_rejected_and_objects_without_rules_pass_through():
+    values, nulled = CHANGE_RULES.apply_to_change("Contact", {}, ["LastName"], whole=False, deleted=True)
+    assert (values, nulled) == ({}, ("LastName",))
+    assert CHANGE_RULES.apply_to_change("Lead", {"X": "1"}, ["Y"], whole=True, deleted=False) == ({"X": "1"}, ("Y",))

@@ -12,16 +12,18 @@ pointer to S3 and is read from there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce_changes import (
+    CREATE,
+    DELETE,
     ChangeEventRejected,
     SalesforceChange,
     StoredRecord,
@@ -53,6 +55,14 @@ class EventPublisher(Protocol):
 
 class RejectedEvents(Protocol):
     def put_event(self, name: str, entry: dict[str, Any]) -> str: ...
+
+
+class ChangeRules(Protocol):
+    """The per-object rules, applied to the fields a change event delivers (domain/rules)."""
+
+    def apply_to_change(
+        self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
+    ) -> tuple[dict[str, Any], tuple[str, ...]]: ...
 
 
 class ConcurrentUpdates(RuntimeError):
@@ -87,7 +97,7 @@ class ChangeApplier:
         *,
         event_source: str,
         objects_by_flow: Mapping[str, ObjectConfig] | None = None,
-        objects_with_rules: frozenset[str] = frozenset(),
+        rules: ChangeRules | None = None,
     ) -> None:
         self._merger = merger
         self._marks = marks
@@ -97,12 +107,9 @@ class ChangeApplier:
         self._event_source = event_source
         # A change event names its object, not its flow: the version field is the object's.
         self._version_fields = {c.object: c.version_field for c in (objects_by_flow or {}).values()}
-        # Per-object rules (coercion, masking, required fields) work on whole records; a change
-        # event holds a few fields, and merging them onto an already-masked stored record and
-        # applying the rules again would mask twice. Until the rules can check a partial record,
-        # such objects are not written from change events: their records are marked for a resync
-        # and come back through the file path, rules applied. Never stored unmasked.
-        self._objects_with_rules = objects_with_rules
+        # The same rules as the file path, applied to the delivered fields only: the stored record
+        # they are merged into was ruled when it was written.
+        self._rules = rules
 
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
         event_id = str(event.get("id") or "")
@@ -125,10 +132,13 @@ class ChangeApplier:
             resync = [
                 (record_id, f"{change.change_type}: the change's values were not delivered") for record_id in record_ids
             ]
-        elif change.object in self._objects_with_rules:
-            reason = f"{change.object} has per-object rules, which apply to whole records, not change events"
-            resync = [(record_id, reason) for record_id in record_ids]
         else:
+            try:
+                change = self._ruled(change)
+            except RecordRejected as error:
+                return self._reject(
+                    event, report, error.field or "", f"change event {event_id}: {change.object}: {error}"
+                )
             for record_id in record_ids:
                 reason = self._apply_one(change, record_id, report)
                 if reason:
@@ -137,6 +147,18 @@ class ChangeApplier:
         report.resync = len(resync)
         self._emit(report)
         return report
+
+    def _ruled(self, change: SalesforceChange) -> SalesforceChange:
+        if self._rules is None:
+            return change
+        values, nulled = self._rules.apply_to_change(
+            change.object,
+            change.values,
+            change.nulled_fields,
+            whole=change.change_type == CREATE,
+            deleted=change.change_type == DELETE,
+        )
+        return replace(change, values=values, nulled_fields=nulled)
 
     def _parse(self, detail: Mapping[str, Any], event_id: str, channel: str) -> SalesforceChange:
         header = detail.get("ChangeEventHeader")

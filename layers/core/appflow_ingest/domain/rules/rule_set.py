@@ -116,6 +116,54 @@ class CompiledRuleSet:
             record.pop(name, None)
         return version
 
+    def apply_to_change(
+        self, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The rules applied to a change event's fields, before they are merged into the stored record.
+
+        A change event carries only the fields that changed (and names the ones set to null), and
+        the stored record already went through these rules: checking, coercing and masking just
+        the delivered fields keeps every stored value ruled exactly once (masking a merged record
+        again would hash a hash). Required fields are checked when nulled, and when missing only
+        if the event is the whole record (a CREATE). Raises RecordRejected naming rule and field.
+        """
+        nulled = tuple(nulled)
+        record = dict(values)
+        for name, type_name, coerce, required, allowed, mask in self._checks:
+            if name in nulled:
+                if required and not deleted:
+                    raise RecordRejected(name, "required: a value (the change event nulls it)", None)
+                continue
+            if name not in record:
+                if whole and required and not deleted:
+                    raise RecordRejected(name, "required: a value", None)
+                continue
+            raw = record[name]
+            try:
+                value = coerce(raw)
+            except CoercionError as error:
+                if deleted:
+                    continue
+                raise RecordRejected(name, f"type {type_name}: {error}", raw) from None
+            if value is None:
+                if required and not deleted:
+                    raise RecordRejected(name, "required: a value", raw)
+            elif allowed is not None and value not in allowed and not deleted:
+                raise RecordRejected(name, f"allowed values: one of {sorted(allowed, key=str)}", raw)
+            if mask is not None and value is not None:
+                value = mask(value)
+            record[name] = value
+        if not record.keys() <= self._known:
+            self._report_new_fields(record)
+        renames = dict(self._renames)
+        for name, new_name in self._renames:
+            if name in record:
+                record[new_name] = record.pop(name)
+        for name in self._drops:
+            record.pop(name, None)
+        drops = set(self._drops)
+        return record, tuple(renames.get(name, name) for name in nulled if name not in drops)
+
     def _report_new_fields(self, record: Mapping[str, Any]) -> None:
         for name in record:
             if name not in self._known:
@@ -174,3 +222,12 @@ class ObjectRules:
     def apply(self, version: RecordVersion) -> RecordVersion:
         compiled = self._compiled.get(version.object)
         return version if compiled is None else compiled.apply(version)
+
+    def apply_to_change(
+        self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """A change event's fields with the object's rules applied (see CompiledRuleSet.apply_to_change)."""
+        compiled = self._compiled.get(object_name)
+        if compiled is None:
+            return dict(values), tuple(nulled)
+        return compiled.apply_to_change(values, nulled, whole=whole, deleted=deleted)
