@@ -83,9 +83,44 @@ class CompiledRuleSet:
 
     def apply(self, version: RecordVersion) -> RecordVersion:
         record = version.record
-        deleted = version.deleted
+        updates = self._checked(record, version.deleted, only_present=False)
+        if not record.keys() <= self._known:
+            self._report_new_fields(record)
+        # Only now, with every check passed, is the record changed: a rejected one goes to
+        # quarantine exactly as it arrived.
+        for name, value in updates:
+            record[name] = value
+        self._rename_and_drop(record)
+        return version
+
+    def apply_to_change(
+        self, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The rules applied to a change event's fields, before they are merged into the stored record.
+
+        A change event carries only the fields that changed (and names the ones set to null), and
+        the stored record already went through these rules: checking, coercing and masking just
+        the delivered fields keeps every stored value ruled exactly once (masking a merged record
+        again would hash a hash). Required fields are checked when nulled, and when missing only
+        if the event is the whole record (a CREATE). Raises RecordRejected naming rule and field.
+        Returns the ruled values (nulled fields as None) and the nulled fields' stored names.
+        """
+        nulled = tuple(nulled)
+        record = {**values, **dict.fromkeys(nulled)}
+        for name, value in self._checked(record, deleted, only_present=not whole):
+            record[name] = value
+        if not record.keys() <= self._known:
+            self._report_new_fields(record)
+        self._rename_and_drop(record)
+        renames, drops = dict(self._renames), set(self._drops)
+        return record, tuple(renames.get(name, name) for name in nulled if name not in drops)
+
+    def _checked(self, record: Mapping[str, Any], deleted: bool, *, only_present: bool) -> list[tuple[str, Any]]:
+        """The values the rules turn the record's fields into; raises RecordRejected on the first broken rule."""
         updates = []
         for name, type_name, coerce, required, allowed, mask in self._checks:
+            if only_present and name not in record:
+                continue
             raw = record.get(name)
             try:
                 value = coerce(raw)
@@ -103,66 +138,14 @@ class CompiledRuleSet:
                 value = mask(value)
             if value is not raw and (value is not None or name in record):
                 updates.append((name, value))
-        if not record.keys() <= self._known:
-            self._report_new_fields(record)
-        # Only now, with every check passed, is the record changed: a rejected one goes to
-        # quarantine exactly as it arrived.
-        for name, value in updates:
-            record[name] = value
+        return updates
+
+    def _rename_and_drop(self, record: dict[str, Any]) -> None:
         for name, new_name in self._renames:
             if name in record:
                 record[new_name] = record.pop(name)
         for name in self._drops:
             record.pop(name, None)
-        return version
-
-    def apply_to_change(
-        self, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
-    ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """The rules applied to a change event's fields, before they are merged into the stored record.
-
-        A change event carries only the fields that changed (and names the ones set to null), and
-        the stored record already went through these rules: checking, coercing and masking just
-        the delivered fields keeps every stored value ruled exactly once (masking a merged record
-        again would hash a hash). Required fields are checked when nulled, and when missing only
-        if the event is the whole record (a CREATE). Raises RecordRejected naming rule and field.
-        """
-        nulled = tuple(nulled)
-        record = dict(values)
-        for name, type_name, coerce, required, allowed, mask in self._checks:
-            if name in nulled:
-                if required and not deleted:
-                    raise RecordRejected(name, "required: a value (the change event nulls it)", None)
-                continue
-            if name not in record:
-                if whole and required and not deleted:
-                    raise RecordRejected(name, "required: a value", None)
-                continue
-            raw = record[name]
-            try:
-                value = coerce(raw)
-            except CoercionError as error:
-                if deleted:
-                    continue
-                raise RecordRejected(name, f"type {type_name}: {error}", raw) from None
-            if value is None:
-                if required and not deleted:
-                    raise RecordRejected(name, "required: a value", raw)
-            elif allowed is not None and value not in allowed and not deleted:
-                raise RecordRejected(name, f"allowed values: one of {sorted(allowed, key=str)}", raw)
-            if mask is not None and value is not None:
-                value = mask(value)
-            record[name] = value
-        if not record.keys() <= self._known:
-            self._report_new_fields(record)
-        renames = dict(self._renames)
-        for name, new_name in self._renames:
-            if name in record:
-                record[new_name] = record.pop(name)
-        for name in self._drops:
-            record.pop(name, None)
-        drops = set(self._drops)
-        return record, tuple(renames.get(name, name) for name in nulled if name not in drops)
 
     def _report_new_fields(self, record: Mapping[str, Any]) -> None:
         for name in record:
