@@ -1,9 +1,10 @@
 """``appflow-ingest demo``: a whole AppFlow run through the whole pipeline, on an embedded emulator.
 
 Starts moto's server in-process, provisions the stack from template.yaml, generates a realistic
-run (see sample_run), lands it the way AppFlow would, drives every function until all queues and
-streams are drained, and checks the result against the newest-wins model. Progress goes to
-stderr, the functions' logs to a file, the summary to stdout.
+run (see sample_run), lands it the way AppFlow would, puts AppFlow's End Flow Run Report of each
+run on the default bus, drives every function until all queues and streams are drained, and
+checks the result against the newest-wins model and every run against the run ledger. Progress
+goes to stderr, the functions' logs to a file, the summary to stdout.
 """
 
 from __future__ import annotations
@@ -13,16 +14,26 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.progress import ProgressLine
 from appflow_local.provision import provision
-from appflow_local.readback import member_passes, published_events, stored_records
+from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import FLOW_OBJECTS, differences, expected_outcome, generate_run, wallet_differences
-from appflow_local.stack import landing_bucket
+from appflow_local.sample_run import (
+    FLOW_OBJECTS,
+    AppFlowRun,
+    differences,
+    end_flow_run_report,
+    expected_outcome,
+    generate_run,
+    wallet_differences,
+)
+from appflow_local.samples import put_envelope
+from appflow_local.stack import StackDescription, landing_bucket
 from appflow_local.template import Template, default_template_path
 
 
@@ -74,13 +85,21 @@ def run_demo(
 
         runtime = LocalRuntime(emulator, stack, template, log_sink=log)
         bucket = landing_bucket(stack, template)
+        reports = _end_reports(run, bucket)
+        # AppFlow's reports are best effort and race the files' notifications: the first run's
+        # report goes on the bus before its files land, the others once everything is ingested.
+        early, *late = reports
         started = time.monotonic()
+        _send_report(emulator, stack, template, early, "before its files")
         for landed in run.files:
             emulator.s3.put_object(Bucket=bucket, Key=landed.key, Body=landed.body)
             _say(f"  landed s3://{bucket}/{landed.key}  ({landed.lines:,} lines)")
         _say("running plan -> ingest -> publish until every queue and stream is drained ...")
         progress = ProgressLine(interval=2.0)
         runtime.progress = progress
+        runtime.run_until_drained()
+        for report in late:
+            _send_report(emulator, stack, template, report, "after its files")
         summary = runtime.run_until_drained()
         progress.finish(summary)
         elapsed = time.monotonic() - started
@@ -90,11 +109,46 @@ def run_demo(
         expected = expected_outcome(run.files, rule_breaking=run.rule_breaking)
         passes = member_passes(emulator, stack)
         problems = differences(expected, stored, events) + wallet_differences(expected, passes)
+        runs = run_ledger(emulator, stack)
+        problems += run_differences(reports, runs)
         quarantine = stack.attribute("QuarantineBucket") if "QuarantineBucket" in stack.resources else None
 
     _print_summary(summary, elapsed, len(run.files), len(stored), len(events), problems, quarantine, log_path)
+    _print_runs(runs)
     _print_passes(passes, events)
     return 0 if summary.ok and not problems else 1
+
+
+def _end_reports(run: AppFlowRun, bucket: str) -> list[dict]:
+    """One End Flow Run Report per flow run, in the order the runs' first files land."""
+    ended = datetime.now(UTC).replace(microsecond=0)
+    return [end_flow_run_report(files, bucket, ended=ended) for files in run.flow_runs().values()]
+
+
+def _send_report(emulator: Emulator, stack: StackDescription, template: Template, report: dict, when: str) -> None:
+    bus = put_envelope(emulator, stack, template, report)  # as `local send` does: the rule routes it
+    detail = report["detail"]
+    _say(
+        f"  put {report['detail-type']} for {detail['flow-name']} {detail['execution-id']} on bus {bus} ({when}: "
+        f"{detail['num-of-records-processed']} records processed)"
+    )
+
+
+def run_differences(reports: list[dict], runs: list[dict]) -> list[str]:
+    """Where the ledger departs from AppFlow's reports: the demo's runs all land every record
+    AppFlow wrote, so each reported run must be in the ledger, settled and reconciled."""
+    problems = []
+    by_id = {r["execution_id"]: r for r in runs}
+    for report in reports:
+        execution_id = report["detail"]["execution-id"]
+        state = by_id.pop(execution_id, None)
+        if state is None:
+            problems.append(f"run {execution_id} is not in the run ledger")
+        elif state["outcome"] != "COMPLETED":
+            why = "; ".join(state["reasons"]) or "not settled"
+            problems.append(f"run {execution_id}: {state['outcome'] or 'UNSETTLED'}, expected COMPLETED ({why})")
+    problems += [f"run {execution_id} is in the ledger without a report" for execution_id in by_id]
+    return problems
 
 
 def _print_summary(
@@ -142,6 +196,21 @@ def _print_summary(
             print(f"    - {problem}")
     else:
         print("  check             stored records, published events and member passes match the model")
+
+
+def _print_runs(runs: list[dict]) -> None:
+    """The run ledger: each AppFlow run, AppFlow's status, whether it reconciled, and the counts."""
+    print()
+    print("Flow runs (the run ledger)")
+    for run in sorted(runs, key=lambda r: (r["flow_name"] or "", r["start_time"] or 0)):
+        processed = run["records_processed"]
+        line = (
+            f"  {run['flow_name'] or '-':<24}{run['execution_id']}  {run['status']:<10}{run['outcome'] or 'UNSETTLED':<11}"
+            f"AppFlow {processed if processed is not None else '-':>5} / read {run['read']:>5}"
+        )
+        if run["outcome"] != "COMPLETED" and run["reasons"]:
+            line += f"  ({'; '.join(run['reasons'])})"
+        print(line)
 
 
 def _print_passes(passes: dict[str, dict], events: list[dict]) -> None:

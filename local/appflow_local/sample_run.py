@@ -125,6 +125,12 @@ class LandedFile:
     def lines(self) -> int:
         return self.body.count(b"\n")
 
+    @property
+    def execution_id(self) -> str:
+        """The run's execution id: the UUID folder after the flow name (and any date folders)."""
+        folders = self.key.split("/")[:-1]
+        return next(part for part in folders if len(part) == 36 and part.count("-") == 4)
+
 
 @dataclass
 class AppFlowRun:
@@ -142,6 +148,13 @@ class AppFlowRun:
     @property
     def total_lines(self) -> int:
         return sum(f.lines for f in self.files)
+
+    def flow_runs(self) -> dict[str, list[LandedFile]]:
+        """The files of each flow run by execution id, runs in the order their first file lands."""
+        runs: dict[str, list[LandedFile]] = {}
+        for landed in self.files:
+            runs.setdefault(landed.execution_id, []).append(landed)
+        return runs
 
 
 def salesforce_id(key_prefix: str, number: int) -> str:
@@ -433,6 +446,61 @@ def _promotions(
             PROMOTION_FLOW, f"{base}{PROMOTION_FLOW}/{incremental_exec}/{_opaque_name(rng)}", _jsonl(incremental)
         ),
     )
+
+
+# ------------------------------------------------------------------------------------------ AppFlow's reports
+def end_flow_run_report(
+    files: Sequence[LandedFile],
+    bucket: str,
+    *,
+    ended: datetime,
+    prefix: str = "",
+    account: str = "123456789012",
+    region: str = "us-east-1",
+    short_by: int = 0,
+) -> dict[str, Any]:
+    """The ``AppFlow End Flow Run Report`` AppFlow sends for the run that wrote ``files``.
+
+    Shaped as AppFlow writes it (see events/appflow-end-flow-run-report.json): every count a string, times with a
+    ``[UTC]`` suffix, ``resources`` a hex id. ``num-of-records-processed`` is every line AppFlow
+    wrote to the run's files, malformed ones included, which is what the ledger counts as read;
+    ``short_by`` makes AppFlow claim that many records more than its files hold.
+    """
+    flow = files[0].flow
+    execution_id = files[0].execution_id
+    base = prefix.strip("/")
+    started = ended - timedelta(seconds=20 + len(files) * 7, milliseconds=357)
+    arn = f"arn:aws:appflow:{region}:{account}:flow/{flow}"
+
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{execution_id}/end")),
+        "detail-type": "AppFlow End Flow Run Report",
+        "source": "aws.appflow",
+        "account": account,
+        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [uuid.uuid5(uuid.NAMESPACE_URL, arn).hex],
+        "detail": {
+            "flow-name": flow,
+            "created-by": f"arn:aws:sts::{account}:assumed-role/AppFlowAdmin/admin",
+            "flow-arn": arn,
+            "source": "SALESFORCE/sf-production",
+            "destination": "S3",
+            "source-object": FLOW_OBJECTS.get(flow, {}).get("object", flow),
+            "destination-object": f"s3://{bucket}/{base}" if base else f"s3://{bucket}",
+            "trigger-type": "ONDEMAND",
+            "execution-id": execution_id,
+            "start-time": bulk_time(started) + "[UTC]",
+            "num-of-records-processed": str(sum(f.lines for f in files) + short_by),
+            "num-of-records-filtered": "0",
+            "num-of-documents-processed": "0",
+            "end-time": bulk_time(ended) + "[UTC]",
+            "num-of-record-failures": "0",
+            "data-processed": str(sum(len(f.body) for f in files)),
+            "status": "Execution Successful",
+        },
+    }
 
 
 # ------------------------------------------------------------------------------------------ the model

@@ -9,6 +9,8 @@ same files again must change nothing and publish nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,16 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.sample_run import NEW_ACCOUNT_FIELD, LandedFile, differences, expected_outcome, generate_run
+from appflow_local.emulator import Emulator
+from appflow_local.sample_run import (
+    NEW_ACCOUNT_FIELD,
+    LandedFile,
+    differences,
+    end_flow_run_report,
+    expected_outcome,
+    generate_run,
+)
+from appflow_local.stack import landing_bucket, load_stack
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -116,10 +127,24 @@ def test_replay_matches_the_newest_wins_model_and_replaying_again_changes_nothin
     assert _total(summaries, "events_published") == len(expected.changes) + new_fields
     assert _total(summaries, "chunks_planned") > len(run.files)  # 2 KiB chunks: files were split
 
+    # When AppFlow's End Flow Run Reports arrive, as the demo sends them (the last one claiming two
+    # records more than its run's files hold)
+    runs = _send_end_reports(capsys, moto_endpoint, stack_name, groups, run.files, tmp_path)
+
+    # Then every run settles, and reconciles exactly when AppFlow's count is what was read
+    *clean, short = runs
+    assert [r["outcome"] for r in clean] == ["COMPLETED"] * len(clean)
+    assert all(r["read"] == r["records_processed"] and r["status"] == "SUCCEEDED" for r in clean)
+    assert short["outcome"] == "INCOMPLETE" and short["records_processed"] == short["read"] + 2
+    assert "2 of the" in short["reasons"][0]
+
     # ... and so are the stored records and the events a consumer received
     stored, events = _dump_and_events(capsys, moto_endpoint, stack_name)
     assert differences(expected, stored, events) == []
     assert len({e["detail"]["event_id"] for e in events}) == len(events)
+    settled = Counter(e["detail-type"] for e in events if e["detail-type"].startswith("FlowRun"))
+    assert settled == {"FlowRun Completed": len(clean), "FlowRun Incomplete": 1}
+    assert next(e for e in events if e["detail-type"] == "FlowRun Incomplete")["detail"]["missing"] == 2
 
     # When the same files are replayed again as new runs
     again = _replay_all(capsys, moto_endpoint, stack_name, groups, new_execution="-again")
@@ -130,6 +155,30 @@ def test_replay_matches_the_newest_wins_model_and_replaying_again_changes_nothin
     assert _total(again, "events_published") == 0
     assert _total(again, "stale") == expected.read - expected.quarantined
     assert _dump_and_events(capsys, moto_endpoint, stack_name) == (stored, events)
+
+
+def _send_end_reports(capsys, endpoint: str, stack_name: str, groups, files, directory: Path) -> list[dict]:
+    """`local send` each run's End report (counts from the run's files), then read `local runs`."""
+    stack = load_stack(Emulator(endpoint), stack_name)
+    bucket = landing_bucket(stack, stack.load_template())
+    executions = list(dict.fromkeys(execution for _, execution, _ in groups))
+    for position, execution in enumerate(executions):
+        # replay lands every file of a group under <flow>/<execution>/<name>: the report counts them all
+        run_files = [f for _, e, paths in groups if e == execution for f in _by_name(files, paths)]
+        short_by = 2 if position == len(executions) - 1 else 0
+        report = end_flow_run_report(
+            run_files, bucket, ended=datetime(2024, 4, 16, 7, 0, tzinfo=UTC), short_by=short_by
+        )
+        path = directory / f"end-{execution}.json"
+        path.write_text(json.dumps(report))
+        code, _ = _cli(
+            capsys, "local", "send", "--endpoint-url", endpoint, "--stack-name", stack_name, "--event", str(path)
+        )
+        assert code == 0
+    code, out = _cli(capsys, "local", "runs", "--endpoint-url", endpoint, "--stack-name", stack_name)
+    assert code == 0
+    by_id = {run["execution_id"]: run for run in map(json.loads, out)}
+    return [by_id[execution] for execution in executions]
 
 
 def _by_name(files: list[LandedFile], paths: list[Path]) -> list[LandedFile]:
