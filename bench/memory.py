@@ -221,11 +221,11 @@ def child_ingest(path: Path, chunks_in: Path) -> dict[str, Any]:
 
 
 def ingest_process_environment() -> dict[str, str]:
-    """The allocator settings template.yaml gives IngestFunction (glibc reads them at process start)."""
+    """The allocator settings template.yaml gives IngestFunction (glibc and pyarrow read them at process start)."""
     from appflow_local.template import Template
 
     variables = Template.load(REPO / "template.yaml").function("IngestFunction").environment
-    return {name: str(value) for name, value in variables.items() if name.startswith("MALLOC_")}
+    return {name: str(value) for name, value in variables.items() if name.startswith(("MALLOC_", "ARROW_"))}
 
 
 def run_child(*args: str, extra_env: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--without-template-env",
         action="store_true",
-        help="run the ingest child without IngestFunction's MALLOC_* settings from template.yaml",
+        help="run the ingest child without IngestFunction's MALLOC_*/ARROW_* settings from template.yaml",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

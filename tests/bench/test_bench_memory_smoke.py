@@ -52,5 +52,5 @@ def test_the_memory_benchmark_runs_in_smoke_mode(tmp_path, file_format):
         assert result["messages"] == result["chunks_expected"] == chunks
         assert result["planner_bytes_read"] <= 4096
         assert result["ingest_peak_rss_bytes"] > 0
-    assert summary["ingest_environment"] == {"MALLOC_MMAP_THRESHOLD_": "1048576"}
+    assert summary["ingest_environment"] == {"MALLOC_MMAP_THRESHOLD_": "1048576", "ARROW_DEFAULT_MEMORY_POOL": "system"}
     assert "peak RSS ratio large/small" in done.stdout
