@@ -18,7 +18,7 @@ import pytest
 from appflow_local.cli import main
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.provision import sam_env_vars
-from appflow_local.readback import published_events, run_ledger, stored_records
+from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
 from appflow_local.stack import load_stack
 from appflow_local.template import DEFAULT_STACK_NAME, Template
 
@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
 PARTNER_SOURCE = "aws.partner/appflow/salesforce.com/123456789012/sf-cdc"
 NEW_ACCOUNT = "0015g00000XyZaBAAV"
+# The wallet sample: Ada joins, buys, and a purchase rung up on Grace is moved to her
+ADA, GRACE = "0015g00000PaXyZAAR", "0015g00000PbQrSAAR"
 
 # Every sample, in the order a story would deliver them, with the function that receives it.
 SAMPLES = [
@@ -35,6 +37,7 @@ SAMPLES = [
     ("s3-put-classic.json", "PlanFunction"),
     ("sqs-chunk-batch.json", "IngestFunction"),
     ("dynamodb-stream-batch.json", "PublishFunction"),
+    ("aggregate-stream-batch.json", "AggregateFunction"),
     ("appflow-end-flow-run-report.json", "RunsFunction"),
     ("appflow-end-flow-run-report-failed.json", "RunsFunction"),
     ("change-event-create.json", "ChangesFunction"),
@@ -118,6 +121,9 @@ def test_every_sample_invoked_like_sam_local_invoke(emulator_url, capsys):
     )
     # The stream batch publishes its two real changes (the third record moves no version)
     assert results["dynamodb-stream-batch.json"] == {"batchItemFailures": []}
+    # The default stack keeps no wallet (WalletConfig empty): the aggregate sample derives no pass
+    assert results["aggregate-stream-batch.json"] == {"batchItemFailures": []}
+    assert ADA not in member_passes(emulator, stack)
     # The reports: the successful run reconciles (its one file, 4 records), the failed one does not
     assert results["appflow-end-flow-run-report.json"]["settled"] == "COMPLETED"
     runs = {r["execution_id"]: r for r in run_ledger(emulator, stack)}
@@ -180,3 +186,43 @@ def test_eventbridge_samples_sent_through_the_template_rules(emulator_url, capsy
     assert runs["9aa00099-9943-449a-9c7a-488dbc801242"]["outcome"] == "COMPLETED"
     code, _ = _cli(capsys, "local", "runs", "--endpoint-url", emulator_url)
     assert code == 0
+
+
+def test_aggregate_sample_against_a_stack_with_the_wallet(emulator_url, capsys, tmp_path):
+    # Given the default stack with the wallet on, its defaults: won Opportunity by AccountId, Silver from 500, Gold from 2000
+    code, _ = _cli(capsys, "local", "provision", "--endpoint-url", emulator_url, "--template",
+                   str(REPO / "template.yaml"), "--parameter-overrides", "WalletConfig={}")  # fmt: skip
+    assert code == 0
+    emulator = Emulator(emulator_url)
+    stack = load_stack(emulator, DEFAULT_STACK_NAME)
+    sample = EVENTS / "aggregate-stream-batch.json"
+    # and the state the sample's MODIFY comes from: its old image (the purchase on Grace) already counted
+    (moved,) = [r for r in json.loads(sample.read_text())["Records"] if r["eventName"] == "MODIFY"]
+    before = {
+        **moved,
+        "eventName": "INSERT",
+        "dynamodb": {**moved["dynamodb"], "NewImage": moved["dynamodb"]["OldImage"]},
+    }
+    del before["dynamodb"]["OldImage"]
+    (tmp_path / "before.json").write_text(json.dumps({"Records": [before]}))
+
+    def invoke(path: Path) -> dict[str, dict]:
+        code, result = _cli(capsys, "local", "invoke", "AggregateFunction", "--event", str(path),
+                            "--endpoint-url", emulator_url)  # fmt: skip
+        assert (code, result) == (0, {"batchItemFailures": []})
+        passes = member_passes(emulator, stack)
+        return {m: {k: passes[m][k] for k in ("status", "lifetime_spend", "purchases", "tier")} for m in (ADA, GRACE)
+                if m in passes}  # fmt: skip
+
+    assert invoke(tmp_path / "before.json") == {
+        GRACE: {"status": "inactive", "lifetime_spend": "1500", "purchases": 1, "tier": "Silver"}
+    }
+    # When the sample is invoked: Ada's member record, her 650.00 purchase, and the 1500.00 one moved to her
+    after = invoke(sample)
+    # Then Ada holds both purchases (amounts given as strings), and Grace's pass loses exactly the moved one
+    assert after == {
+        ADA: {"status": "active", "lifetime_spend": "2150", "purchases": 2, "tier": "Gold"},
+        GRACE: {"status": "inactive", "lifetime_spend": "0", "purchases": 0, "tier": "Bronze"},
+    }
+    # and a replay of the same batch (a Lambda retry) counts nothing twice
+    assert invoke(sample) == after
