@@ -36,18 +36,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "layers" / "core"), str(REPO / "local")]
+sys.path[:0] = [str(REPO), str(REPO / "layers" / "core"), str(REPO / "local")]
 
 import orjson  # noqa: E402
 
-from appflow_ingest.adapters.entity_store import WriteOutcome  # noqa: E402
 from appflow_ingest.domain.chunks import Chunk, LandedObject  # noqa: E402
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion  # noqa: E402
+from appflow_ingest.domain.records import ObjectConfig  # noqa: E402
+from bench.sinks import CollectingQueue, CountingQuarantine, CountingStore  # noqa: E402
 
 FLOW = "sf-accounts"
 KEY_PREFIX = f"{FLOW}/8e3f4b1c-5a2d-4e6f-9b7a-0c1d2e3f4a5b/"
@@ -153,32 +153,6 @@ class LocalFileS3:
         return {"Body": io.BytesIO(data)}
 
 
-class CountingStore:
-    def __init__(self) -> None:
-        self.records = 0
-
-    def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
-        self.records += len(versions)
-        return WriteOutcome(written=len(versions))
-
-
-class CollectingQueue:
-    def __init__(self) -> None:
-        self.chunks: list[Chunk] = []
-
-    def send(self, chunks: list[Chunk]) -> None:
-        self.chunks.extend(chunks)
-
-
-class CountingQuarantine:
-    def __init__(self) -> None:
-        self.entries = 0
-
-    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
-        self.entries += len(entries)
-        return "counted"
-
-
 # ----------------------------------------------------------------------------- children
 def child_plan(path: Path, chunk_size: int, chunks_out: Path) -> dict[str, Any]:
     from appflow_ingest.adapters.landing_objects import S3LandingObjects
@@ -212,7 +186,7 @@ def child_ingest(path: Path, chunks_in: Path) -> dict[str, Any]:
         read += ingester.ingest(Chunk.from_json(line)).read
     return {
         "read": read,
-        "written": store.records,
+        "written": store.versions,
         "quarantined": quarantine.entries,
         "bytes_read": s3.bytes_read,
         "seconds": round(time.perf_counter() - started, 2),

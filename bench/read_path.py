@@ -21,50 +21,22 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aws_lambda_powertools.utilities.streaming import S3Object
 
-from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.records import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
+from bench.sinks import CollectingQueue, CountingQuarantine, CountingStore
 
 FLOW = "bench-accounts"
 OBJECTS_BY_FLOW = {FLOW: ObjectConfig(object="Account")}
-
-
-class CountingStore:
-    """An EntityStore that accepts every version and counts it: the write sink of the read benchmark."""
-
-    def __init__(self) -> None:
-        self.versions = 0
-
-    def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
-        self.versions += len(versions)
-        return WriteOutcome(written=len(versions))
-
-
-class CollectingQueue:
-    def __init__(self) -> None:
-        self.chunks: list[Chunk] = []
-
-    def send(self, chunks: list[Chunk]) -> None:
-        self.chunks.extend(chunks)
-
-
-class CountingQuarantine:
-    def __init__(self) -> None:
-        self.entries = 0
-
-    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
-        self.entries += len(entries)
-        return f"memory://{chunk.id}"
 
 
 @dataclass

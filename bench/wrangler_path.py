@@ -22,8 +22,9 @@ from appflow_ingest.domain.records import entity_key
 from appflow_ingest.domain.timestamps import to_epoch_millis
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
-from bench.read_path import FLOW, OBJECTS_BY_FLOW, CollectingQueue, CountingQuarantine, measure
+from bench.read_path import FLOW, OBJECTS_BY_FLOW, measure
 from bench.salesforce_data import accounts, json_lines
+from bench.sinks import CollectingQueue, CountingQuarantine
 from bench.write_path import stored_versions
 
 VERSION_STEP_S = 86_400  # each later extract is a day newer

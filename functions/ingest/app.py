@@ -7,18 +7,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from appflow_ingest.adapters.aws_clients import AwsClients
 from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
-from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
-from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.schema_sightings import SchemaSightings
-from appflow_ingest.services.track_runs import RunTracker
 from appflow_ingest.settings import Settings
+from appflow_ingest.wiring import run_tracker
 
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url, max_pool_connections=settings.write_concurrency)
@@ -33,15 +31,7 @@ rules = ObjectRules(
     ),
 )
 # The run ledger: files and chunks counted per AppFlow execution id, runs settled when complete.
-runs = (
-    RunTracker(
-        DynamoRunLedger(clients.dynamodb, settings.ledger_table),
-        EventBridgePublisher(clients.events, settings.event_bus_name),
-        event_source=settings.event_source_name,
-    )
-    if settings.ledger_table
-    else None
-)
+runs = run_tracker(settings, clients)
 ingester = ChunkIngester(
     objects=S3LandingObjects(clients.s3),
     store=DynamoEntityStore(

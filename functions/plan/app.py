@@ -2,26 +2,16 @@
 
 from appflow_ingest.adapters.aws_clients import AwsClients
 from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
-from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
-from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.plan_file import FilePlanner, landed_objects_from_event
-from appflow_ingest.services.track_runs import RunTracker
 from appflow_ingest.settings import Settings
+from appflow_ingest.wiring import run_tracker
 
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 # The run ledger: files and chunks counted per AppFlow execution id, runs settled when complete.
-runs = (
-    RunTracker(
-        DynamoRunLedger(clients.dynamodb, settings.ledger_table),
-        EventBridgePublisher(clients.events, settings.event_bus_name),
-        event_source=settings.event_source_name,
-    )
-    if settings.ledger_table
-    else None
-)
+runs = run_tracker(settings, clients)
 planner = FilePlanner(
     objects=S3LandingObjects(clients.s3),
     queue=SqsChunkQueue(clients.sqs, settings.chunk_queue_url),
