@@ -23,6 +23,11 @@ def test_a_json_document_yields_its_elements():
     assert isinstance(next(decode_json_document(0, b"[{")), Undecodable)
 
 
+def test_a_json_document_may_start_with_a_byte_order_mark():
+    # detect_format calls a BOM-prefixed "[" a JSON document; orjson alone refuses the BOM.
+    assert list(decode_json_document(0, b'\xef\xbb\xbf[{"a":1}]')) == [Decoded(0, {"a": 1})]
+
+
 @pytest.mark.parametrize(
     ("head", "configured", "expected"),
     [

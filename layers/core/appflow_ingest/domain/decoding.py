@@ -23,6 +23,8 @@ class Undecodable(NamedTuple):
 
 DecodedItem = Decoded | Undecodable
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
 
 def decode_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[DecodedItem]:
     """One record per line; blank lines are skipped; a line holding a JSON array yields each element.
@@ -33,8 +35,8 @@ def decode_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[DecodedIte
     for offset, line in lines:
         if line.endswith(b"\r"):
             line = line[:-1]
-        if offset == 0 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
+        if offset == 0:
+            line = line.removeprefix(_UTF8_BOM)
         try:
             value = loads(line)
         except orjson.JSONDecodeError as error:
@@ -101,6 +103,10 @@ def _with_offsets(offset: int, lines: list[bytes]) -> Iterator[tuple[int, bytes]
 
 def decode_json_document(offset: int, document: bytes) -> Iterator[DecodedItem]:
     """A whole file holding one JSON array of records (or a single object)."""
+    # orjson refuses a byte order mark, and detect_format tells a BOM-prefixed "[" a JSON document
+    # (APPFLOW.md §1: accept a single top-level JSON array): without this the whole file was one
+    # quarantined line.
+    document = document.removeprefix(_UTF8_BOM)
     try:
         value = orjson.loads(document)
     except orjson.JSONDecodeError as error:

@@ -1,0 +1,336 @@
+"""Adversarial AppFlow runs through the real local pipeline (template wiring, handlers, moto's server).
+
+Each case lands what AppFlow can really write (APPFLOW.md §1-§3) in an unfriendly shape: every
+format and value form, byte order marks, CRLF, files twice or out of order, malformed records
+among good ones, End reports before the files. For every case the stored state must be the
+newest-wins model's, every bad record quarantined with its file, offset, field and expectation
+and counted, the rest of the file ingested, one event per real change, and the run ledger's
+counts consistent with what was read.
+
+One stack serves the module; each case uses its own execution ids and record ids, and only
+looks at those. Inputs are generated in code and small: the module takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from appflow_local.emulator import Emulator
+from appflow_local.provision import provision
+from appflow_local.readback import published_events, run_ledger, stored_records
+from appflow_local.runtime import LocalRuntime, RunSummary
+from appflow_local.sample_run import LandedFile, differences, end_flow_run_report, expected_outcome
+from appflow_local.samples import put_envelope
+from appflow_local.stack import landing_bucket
+from appflow_local.template import Template
+
+pytestmark = pytest.mark.integration
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+ACCOUNTS = "sf-accounts"  # configured: Account
+PROMOTIONS = "sf-promotions"  # configured: a custom object
+UNCONFIGURED = "sf-unlisted"  # not configured: the object comes from attributes.type or the id prefix
+FLOW_OBJECTS = {ACCOUNTS: {"object": "Account"}, PROMOTIONS: {"object": "Promotion__c"}}
+
+
+@dataclass
+class Landed:
+    """What one case put in the landing bucket, in landing order, and the records it meant."""
+
+    flow: str
+    key: str
+    records: list[dict[str, Any]]  # the logical records, as JSON Lines would carry them
+
+
+@dataclass
+class Case:
+    """One adversarial case against the shared stack: lands files, drains, reads back only its own."""
+
+    emulator: Emulator
+    stack: Any
+    template: Template
+    runtime: LocalRuntime
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    landed: list[Landed] = field(default_factory=list)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def bucket(self) -> str:
+        return landing_bucket(self.stack, self.template)
+
+    def id(self, n: int, prefix: str = "001") -> str:
+        """An 18-character Salesforce-like id unique to this case."""
+        return f"{prefix}{self.tag}{n:09d}"[:18]
+
+    def execution(self, n: int = 0) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self.tag}-{n}"))
+
+    def key(self, flow: str, name: str, execution: int = 0, *, folders: str = "") -> str:
+        return f"{flow}/{folders}{self.execution(execution)}/{name}"
+
+    def land(self, key: str, body: bytes, records: Sequence[dict[str, Any]] = ()) -> None:
+        self.emulator.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        self.landed.append(Landed(key.split("/")[0], key, list(records)))
+
+    def drain(self) -> dict[str, Any]:
+        self.runtime.summary = RunSummary()  # this drain's counts only
+        summary = self.runtime.run_until_drained()
+        result = summary.as_dict()
+        assert summary.ok, result
+        self.summaries.append(result)
+        return result
+
+    def total(self, name: str) -> int:
+        return sum(s[name] for s in self.summaries)
+
+    # ---------------------------------------------------------------- reading back this case's state
+    def stored(self) -> list[dict[str, Any]]:
+        return [r for r in stored_records(self.emulator, self.stack) if self.tag in (r["id"] or "")]
+
+    def record_events(self) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in published_events(self.emulator, self.stack)
+            if e["detail-type"] == "Record Changed" and self.tag in e["detail"]["id"]
+        ]
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        bucket = str(self.stack.attribute("QuarantineBucket"))
+        mine, entries = {f"s3://{self.bucket}/{landed.key}" for landed in self.landed}, []
+        for page in self.emulator.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                body = self.emulator.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                entries += [e for e in map(json.loads, body.splitlines()) if e["source"] in mine]
+        return sorted(entries, key=lambda e: (e["source"], e["offset"]))
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        mine = {self.execution(n) for n in range(10)}
+        return {r["execution_id"]: r for r in run_ledger(self.emulator, self.stack) if r["execution_id"] in mine}
+
+    def expected(self):
+        """The newest-wins model over the logical records, in landing order."""
+        files = [
+            LandedFile(landed.flow, landed.key, b"".join(orjson.dumps(r) + b"\n" for r in landed.records))
+            for landed in self.landed
+        ]
+        return expected_outcome(files, FLOW_OBJECTS)
+
+    def assert_newest_wins(self) -> None:
+        """Stored records and Record Changed events are exactly the model's."""
+        assert differences(self.expected(), self.stored(), self.record_events()) == []
+
+    def send(self, event: dict[str, Any]) -> None:
+        put_envelope(self.emulator, self.stack, self.template, event)
+
+
+@pytest.fixture(scope="module")
+def shared_stack(moto_endpoint) -> Iterator[tuple[Emulator, Any, Template, LocalRuntime]]:
+    emulator = Emulator(moto_endpoint)
+    template = Template.load(TEMPLATE)
+    stack = provision(
+        template,
+        emulator,
+        stack_name=f"adv{uuid.uuid4().hex[:8]}",
+        parameter_overrides={"FlowObjects": json.dumps(FLOW_OBJECTS), "ChunkSizeBytes": "1024"},
+    )
+    # One runtime for the module: its functions stay loaded between cases, like warm Lambdas.
+    yield emulator, stack, template, LocalRuntime(emulator, stack, template, log_sink=io.StringIO())
+
+
+@pytest.fixture
+def case(shared_stack) -> Case:
+    return Case(*shared_stack)
+
+
+# ------------------------------------------------------------------------------------------ encoders
+def account(record_id: str, modified: str, **fields: Any) -> dict[str, Any]:
+    return {"Id": record_id, "Name": f"Account {record_id}", "LastModifiedDate": modified, **fields}
+
+
+def json_lines(records: Sequence[Any], *, newline: bytes = b"\n") -> bytes:
+    return b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + newline for r in records)
+
+
+def csv_text(records: Sequence[dict[str, Any]], *, newline: str = "\r\n") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator=newline)
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in record.items()}
+        )
+    return out.getvalue().encode()
+
+
+def parquet(records: Sequence[dict[str, Any]], *, typed: bool, row_group_size: int = 3) -> bytes:
+    if typed:
+        rows = [{**r, "LastModifiedDate": datetime.fromisoformat(r["LastModifiedDate"])} for r in records]
+    else:
+        rows = [{k: None if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in r.items()}
+                for r in records]  # fmt: skip
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), out, row_group_size=row_group_size)
+    return out.getvalue()
+
+
+def quarantine_entry(case: Case, key: str, offset: int, field: str | None) -> dict[str, Any]:
+    """The quarantine entry for the record at ``offset`` of ``key``; it must name all of file, offset and field."""
+    source = f"s3://{case.bucket}/{key}"
+    matches = [e for e in case.quarantined() if e["source"] == source and e["offset"] == offset]
+    assert len(matches) == 1, (offset, [(e["offset"], e["field"], e["reason"]) for e in case.quarantined()])
+    entry = matches[0]
+    assert entry["field"] == field, entry
+    assert entry["reason"].startswith(f"{source} offset {offset}: ") and "expected" in entry["reason"], entry
+    return entry
+
+
+# ------------------------------------------------------------------------------------------ JSON
+def test_json_lines_with_bom_crlf_blank_lines_unicode_and_no_final_newline(case):
+    records = [
+        account(
+            case.id(1),
+            "2024-04-16T19:00:00.000+0000",
+            Name="Zürich ✓ 株式会社",
+            attributes={"type": "Account", "url": "/x"},
+        ),
+        account(case.id(2), "2024-04-16T19:00:00.000Z", BillingCity=None, Description="line1\nline2 \u2028"),
+        account(case.id(3), "2024-04-16T19:00:00Z", IsDeleted=True),
+    ]
+    body = b"\xef\xbb\xbf" + json_lines(records[:2], newline=b"\r\n") + b"\r\n   \r\n" + orjson.dumps(records[2])
+    case.land(case.key(ACCOUNTS, "part-00000"), body, records)
+    summary = case.drain()
+
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (3, 3, 0)
+    case.assert_newest_wins()
+    assert case.stored()[0]["record"]["Name"] == "Zürich ✓ 株式会社"
+    assert "attributes" not in case.stored()[0]["record"]
+
+
+def test_a_json_array_file_with_a_byte_order_mark_is_read(case):
+    records = [account(case.id(1), "2024-04-16T19:00:00.000Z"), account(case.id(2), "2024-04-16T19:00:00.000Z")]
+    case.land(
+        case.key(ACCOUNTS, "part-0"), b"\xef\xbb\xbf" + orjson.dumps(records, option=orjson.OPT_INDENT_2), records
+    )
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (2, 2, 0)
+    case.assert_newest_wins()
+
+
+def test_malformed_lines_are_quarantined_one_by_one_and_the_rest_of_the_file_is_ingested(case):
+    good = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(4)]
+    lines: list[Any] = [
+        good[0],
+        b'{"Id": "' + case.id(9).encode() + b'", "LastModifiedDate": ',  # cut short
+        b'{"Id": "\xff\xfe", "LastModifiedDate": "2024-04-16T19:00:00Z"}',  # not UTF-8
+        b"null",
+        b"42",
+        good[1],
+        {"Id": "", "LastModifiedDate": "2024-04-16T19:00:00Z"},
+        {"Id": case.id(10), "LastModifiedDate": ""},
+        {"Id": case.id(11), "LastModifiedDate": "2024-04-16"},
+        {"Id": case.id(12), "LastModifiedDate": "yesterday"},
+        {"Id": case.id(13), "LastModifiedDate": "2024-04-16T19:00:00Z", "IsDeleted": "maybe"},
+        good[2],
+        good[3],
+    ]
+    body = json_lines(lines)
+    key = case.key(ACCOUNTS, "part-0")
+    case.land(key, body, good)
+    summary = case.drain()
+
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (13, 4, 9)
+    case.assert_newest_wins()
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line if isinstance(line, bytes) else orjson.dumps(line)) + 1)
+    assert quarantine_entry(case, key, offsets[1], None)["line"].startswith('{"Id"')
+    assert "line_base64" in quarantine_entry(case, key, offsets[2], None)
+    quarantine_entry(case, key, offsets[3], None)
+    quarantine_entry(case, key, offsets[4], None)
+    quarantine_entry(case, key, offsets[6], "Id")
+    quarantine_entry(case, key, offsets[7], "LastModifiedDate")
+    quarantine_entry(case, key, offsets[8], "LastModifiedDate")
+    quarantine_entry(case, key, offsets[9], "LastModifiedDate")
+    quarantine_entry(case, key, offsets[10], "IsDeleted")
+    assert len(case.quarantined()) == 9
+
+
+# ------------------------------------------------------------------------------------------ CSV
+def test_csv_with_bom_crlf_quoted_newlines_unicode_and_a_broken_row(case):
+    records = [
+        account(case.id(n), f"2024-04-16T19:00:0{n}.000Z", Description=text, IsDeleted=n == 2, AnnualRevenue="100.0")
+        for n, text in enumerate(['multi\r\nline, "quoted"', "Zürich ✓", None, ""])
+    ]
+    body = b"\xef\xbb\xbf" + csv_text(records)
+    broken = b'"' + case.id(7).encode() + b'",only two fields\r\n'
+    cut = body.index(case.id(2).encode())  # the broken row goes before the third record
+    key = case.key(ACCOUNTS, "part-00000")  # no extension: content decides
+    case.land(key, body[:cut] + broken + body[cut:], records)
+    summary = case.drain()
+
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (5, 4, 1)
+    case.assert_newest_wins()
+    stored = {r["id"]: r for r in case.stored()}
+    assert stored[case.id(0)]["record"]["Description"] == 'multi\r\nline, "quoted"'
+    assert stored[case.id(2)]["deleted"] is True
+    assert "expected" in quarantine_entry(case, key, cut, None)["reason"]
+
+
+def test_a_header_only_csv_and_an_empty_file_store_nothing_and_quarantine_nothing(case):
+    case.land(case.key(ACCOUNTS, "part-0"), b"Id,Name,LastModifiedDate\r\n")
+    case.land(case.key(ACCOUNTS, "part-1"), b"\xef\xbb\xbfId,Name,LastModifiedDate")  # no newline either
+    case.land(case.key(ACCOUNTS, "part-2"), b"")
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"], summary["failed_invocations"]) == (0, 0, 0, 0)
+    assert case.stored() == [] and case.quarantined() == []
+
+
+# ------------------------------------------------------------------------------------------ Parquet
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "all-string"])
+def test_parquet_in_both_typings_with_nulls_and_a_record_without_a_version(case, typed):
+    records = [
+        account(case.id(n), f"2024-04-16T19:00:0{n}.000+00:00", AnnualRevenue=1000.5 * n, IsDeleted=n == 3,
+                BillingCity=None if n % 2 else "Paris")
+        for n in range(7)
+    ]  # fmt: skip
+    key = case.key(ACCOUNTS, "part-00000")
+    body = parquet(records, typed=typed)
+    if not typed:  # an all-string file with one row whose version is empty: quarantined, its group's rest kept
+        bad = {**{k: str(v) for k, v in records[0].items()}, "Id": case.id(9), "LastModifiedDate": ""}
+        rows = [{k: None if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in r.items()}
+                for r in records]  # fmt: skip
+        out = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows[:4] + [bad] + rows[4:]), out, row_group_size=3)
+        body = out.getvalue()
+    case.land(key, body, records)
+    summary = case.drain()
+
+    assert summary["written"] == 7 and summary["quarantined"] == (0 if typed else 1)
+    assert summary["read"] == 7 + (0 if typed else 1)
+    case.assert_newest_wins()
+    if not typed:
+        entry = next(iter(case.quarantined()))
+        assert entry["field"] == "LastModifiedDate" and entry["record"]["Id"] == case.id(9)
+
+
+def test_a_truncated_parquet_file_is_quarantined_by_name_and_counted(case):
+    body = parquet([account(case.id(1), "2024-04-16T19:00:00.000Z")], typed=True)
+    key = case.key(ACCOUNTS, "part-0")
+    case.land(key, body[: len(body) // 2] + b"PAR1"[:0])
+    summary = case.drain()
+    assert (summary["written"], summary["quarantined"]) == (0, 1)
+    assert case.stored() == []
