@@ -334,3 +334,98 @@ def test_a_truncated_parquet_file_is_quarantined_by_name_and_counted(case):
     summary = case.drain()
     assert (summary["written"], summary["quarantined"]) == (0, 1)
     assert case.stored() == []
+
+
+# ------------------------------------------------------------------------------------------ order and repeats
+def test_runs_landing_out_of_order_twice_with_duplicates_never_regress_and_publish_once_per_change(case):
+    a, b, c = case.id(1), case.id(2), case.id(3)
+    run1 = [account(a, "2024-04-16T19:00:00.000+0000", Name="a1"), account(b, "2024-04-16T19:00:00.000+0000")]
+    run2 = [
+        account(a, "2024-04-16T20:00:00.000Z", Name="a2"),
+        account(a, "2024-04-16T20:00:00.000Z", Name="a2 again"),  # the same version twice in one file
+        account(a, "2024-04-16T19:30:00.000Z", Name="a1.5"),  # an older one after it
+        account(c, "2024-04-16T20:00:00.000Z", IsDeleted=True),
+    ]
+    run3 = [account(b, "2024-04-16T21:00:00.000+0100", Name="b equal instant"), account(c, "2024-04-16T19:00:00Z")]
+    # the newest run lands first, the oldest last; one file is landed twice under the same key, and
+    # an overlapping incremental window repeats run2's first record in a later run
+    case.land(case.key(ACCOUNTS, "part-0", 2), json_lines(run2), run2)
+    case.land(case.key(ACCOUNTS, "part-0", 3), json_lines(run3), run3)
+    case.drain()
+    case.land(case.key(ACCOUNTS, "part-0", 2), json_lines(run2), run2)
+    case.land(case.key(ACCOUNTS, "part-0", 1), json_lines(run1), run1)
+    case.land(case.key(ACCOUNTS, "part-1", 4), json_lines(run2[:1]), run2[:1])
+    case.drain()
+
+    case.assert_newest_wins()
+    stored = {r["id"]: r for r in case.stored()}
+    assert stored[a]["record"]["Name"] == "a2" and stored[c]["deleted"] is True
+    assert stored[b]["record"]["Name"] == "b equal instant"  # run1's b, the same instant in +0000, changed nothing
+    assert case.total("written") == case.expected().written == 3 and case.total("quarantined") == 0
+    assert case.total("stale") == case.total("read") - 3
+
+
+def test_an_s3_notification_delivered_twice_ingests_the_file_once_in_effect_and_counts_it_once(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(30)]
+    key = case.key(ACCOUNTS, "part-0")
+    case.land(key, json_lines(records), records)
+    head = case.emulator.s3.head_object(Bucket=case.bucket, Key=key)
+    notification = {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2024-04-16T19:05:00Z", "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{case.bucket}"],
+        "detail": {"version": "0", "bucket": {"name": case.bucket}, "reason": "PutObject",
+                   "object": {"key": key, "size": head["ContentLength"], "etag": head["ETag"].strip('"'),
+                              "sequencer": "0062E99A88DC407460"}},
+    }  # fmt: skip
+    assert not case.runtime.invoke("PlanFunction", notification).failed  # the repeat, before the original
+    case.drain()
+
+    case.assert_newest_wins()
+    assert case.total("written") == 30 and case.total("stale") == 30
+    assert len(case.record_events()) == 30
+    run = case.runs()[case.execution()]
+    assert (run["files_seen"], run["read"], run["chunks_pending"]) == (1, 30, 0)
+
+
+# ------------------------------------------------------------------------------------------ where files land
+@pytest.mark.parametrize(
+    "folders",
+    [
+        "schemaVersion_3/2024/04/16/19/05/",
+        "2024/04/16/",
+    ],
+)
+def test_every_key_layout_is_read_with_partition_folders_with_spaces_and_null(case, folders):
+    records = [account(case.id(1), "2024-04-16T19:00:00.000Z", Rating="Warm")]
+    nulls = [account(case.id(2), "2024-04-16T19:00:00.000Z", Rating=None)]
+    execution = case.execution()
+    first = f"appflow/out/{ACCOUNTS}/{folders}{execution}/Account Rating=Warm/part-00000"
+    second = f"appflow/out/{ACCOUNTS}/{folders}{execution}/Account Rating=null/part-00000"
+    case.land(first, json_lines(records), records)
+    case.land(second, json_lines(nulls), nulls)
+    case.land(f"appflow/out/{ACCOUNTS}/{folders}{execution}/", b"")  # a folder marker
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (2, 2, 0)
+    for landed in case.landed:
+        landed.flow = ACCOUNTS
+    case.assert_newest_wins()
+    assert case.runs()[execution]["files_seen"] == 2
+
+
+def test_a_gzipped_csv_file_is_read(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="a,b\nc") for n in range(5)]
+    case.land(case.key(ACCOUNTS, "part-0.csv.gz"), gzip.compress(csv_text(records)), records)
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (5, 5, 0)
+    case.assert_newest_wins()
+
+
+def test_a_line_longer_than_chunks_and_blocks_is_read_once(case):
+    records = [
+        account(case.id(n), "2024-04-16T19:00:00.000Z", Description="é" * (n * 3000)) for n in range(4)
+    ]  # lines up to 18 KB against 1 KiB chunks
+    case.land(case.key(ACCOUNTS, "part-0"), json_lines(records), records)
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["stale"]) == (4, 4, 0)
+    case.assert_newest_wins()

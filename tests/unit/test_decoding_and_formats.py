@@ -1,3 +1,5 @@
+import gzip
+
 import pytest
 
 from appflow_ingest.domain.decoding import Decoded, Undecodable, decode_json_document, decode_json_lines
@@ -39,6 +41,11 @@ def test_a_json_document_may_start_with_a_byte_order_mark():
         (b"Id,Name\n1,Acme\n", None, "csv"),
         (b'"Id","Name"\n', "csv", "csv"),
         (b'\xef\xbb\xbf{"Id":"1"}', None, "jsonl"),
+        # gzip: what is inside decides, even from the first bytes of a longer stream
+        (gzip.compress(b"Id,Name\r\n1,Acme\r\n" * 2000)[:300], None, "csv.gz"),
+        (gzip.compress(b'{"Id":"1"}\n'), "csv", "jsonl.gz"),
+        (gzip.compress(b"Id,Name\n"), "json", "jsonl.gz"),  # ambiguous text: the configuration decides
+        (b"\x1f\x8bnot really gzip", None, "jsonl.gz"),
     ],
 )
 def test_format_is_told_from_content_first(head, configured, expected):

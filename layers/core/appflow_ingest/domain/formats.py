@@ -6,6 +6,8 @@ configuration does not.
 
 from __future__ import annotations
 
+import zlib
+
 JSON_LINES = "jsonl"
 JSON_DOCUMENT = "json"  # one top-level JSON array (or object) spanning the file
 CSV = "csv"
@@ -30,7 +32,10 @@ def detect_format(head: bytes, configured: str | None = None) -> str:
     accepted: its format gets a ``.gz`` suffix and the file is read as one stream.
     """
     if head.startswith(_GZIP_MAGIC):
-        return (_ALIASES.get(configured or "", JSON_LINES)) + GZIP_SUFFIX
+        # What is inside decides, as for a plain file: a gzipped CSV named without an extension
+        # was read as JSON Lines, every row quarantined.
+        inner = detect_format(_gunzipped_head(head), configured)
+        return (inner if inner in (JSON_LINES, CSV) else _ALIASES.get(configured or "", JSON_LINES)) + GZIP_SUFFIX
     if head.startswith(_PARQUET_MAGIC):
         return PARQUET
     text = head.removeprefix(_UTF8_BOM).lstrip()
@@ -51,3 +56,11 @@ def is_splittable(file_format: str) -> bool:
     reading from the start, so a CSV file is one chunk read front to back (with hand-over).
     """
     return file_format in (JSON_LINES, PARQUET)
+
+
+def _gunzipped_head(head: bytes) -> bytes:
+    """The first decompressed bytes of a gzip stream's first bytes (b"" if they do not decompress)."""
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, SNIFF_BYTES)
+    except zlib.error:
+        return b""
