@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from appflow_ingest.domain.salesforce_ids import to_18_character_id
 from appflow_local.emulator import Emulator
 from appflow_local.provision import provision
 from appflow_local.readback import published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import LandedFile, differences, end_flow_run_report, expected_outcome
+from appflow_local.sample_run import LandedFile, differences, expected_outcome
 from appflow_local.samples import put_envelope
 from appflow_local.stack import landing_bucket
 from appflow_local.template import Template
@@ -429,3 +430,71 @@ def test_a_line_longer_than_chunks_and_blocks_is_read_once(case):
     summary = case.drain()
     assert (summary["read"], summary["written"], summary["stale"]) == (4, 4, 0)
     case.assert_newest_wins()
+
+
+# ------------------------------------------------------------------------------------------ value forms
+def test_rest_and_bulk_value_forms_and_timestamps_in_any_offset_compare_as_instants(case):
+    a, b = case.id(1), case.id(2)
+    rest = [  # REST: +0000, numbers as numbers, null for empty
+        account(a, "2024-04-16T19:00:00.000+0000", AnnualRevenue=100, NumberOfEmployees=23, BillingCity=None),
+        account(b, "2024-04-16T19:00:00.000+0000", AnnualRevenue=100, NumberOfEmployees=23, BillingCity=None),
+    ]
+    bulk = [  # Bulk 2.0: Z, numbers as text, "" for empty; a is newer by one millisecond, b is the same instant
+        account(a, "2024-04-16T21:00:00.001+02:00", AnnualRevenue="100.0", NumberOfEmployees="23.0", BillingCity=""),
+        account(b, "2024-04-16T12:00:00.000-07:00", AnnualRevenue="100.0", NumberOfEmployees="23.0", BillingCity=""),
+    ]
+    case.land(case.key(ACCOUNTS, "part-0", 1), json_lines(rest), rest)
+    case.land(case.key(ACCOUNTS, "part-0", 2), csv_text(bulk), bulk)
+    case.drain()
+    case.assert_newest_wins()
+    stored = {r["id"]: r for r in case.stored()}
+    assert stored[a]["version"] == "2024-04-16T19:00:00.001Z" and stored[b]["version"] == "2024-04-16T19:00:00.000Z"
+    assert len(case.record_events()) == 3
+
+
+def test_ids_of_15_and_18_characters_name_the_same_record(case):
+    # Salesforce's 18-character id is the case-sensitive 15-character one plus a checksum of its
+    # letter case; reports and some exports give the 15-character form. Both name one record.
+    short = "001" + case.tag + "000001"
+    short = short[:15]
+    records = [account(short, "2024-04-16T19:00:00.000Z", Name="from a 15-character id")]
+    case.land(case.key(ACCOUNTS, "part-0", 1), json_lines(records), records)
+    case.drain()
+    stored = case.stored()
+    assert len(stored) == 1
+    long_id = stored[0]["id"]
+    assert len(long_id) == 18 and long_id.startswith(short)
+    newer = [account(long_id, "2024-04-16T20:00:00.000Z", Name="from the 18-character id")]
+    older = [account(short, "2024-04-16T18:00:00.000Z", Name="older, 15 characters")]
+    case.land(case.key(ACCOUNTS, "part-0", 2), json_lines(newer), newer)
+    case.land(case.key(ACCOUNTS, "part-0", 3), json_lines(older), older)
+    case.drain()
+    (stored,) = case.stored()
+    assert stored["record"]["Name"] == "from the 18-character id" and stored["version"] == "2024-04-16T20:00:00.000Z"
+
+
+def test_custom_objects_nested_attributes_and_null_empty_and_missing_fields(case):
+    promo = case.id(1, prefix="a0X")
+    lead = case.id(2, prefix="00Q")
+    custom = case.id(3, prefix="a1B")
+    promotions = [
+        {"Id": promo, "LastModifiedDate": "2024-04-16T19:00:00.000Z", "Member__c": None, "Discount__c": "",
+         "Owner": {"attributes": {"type": "User", "url": "/u"}, "Name": "Ann"}},
+    ]  # fmt: skip
+    unlisted = [
+        {"attributes": {"type": "Lead", "url": "/l"}, "Id": lead, "LastModifiedDate": "2024-04-16T19:00:00.000Z"},
+        {"attributes": {"type": "Thing__c"}, "Id": custom, "LastModifiedDate": "2024-04-16T19:00:00.000Z"},
+        {"Id": case.id(5, prefix="00Q")[:15], "LastModifiedDate": "2024-04-16T19:00:00.000Z"},  # a Lead by its prefix
+        {"Id": case.id(4, prefix="a2C"), "LastModifiedDate": "2024-04-16T19:00:00.000Z"},  # custom, no attributes
+    ]
+    case.land(case.key(PROMOTIONS, "part-0"), json_lines(promotions), promotions)
+    key = case.key(UNCONFIGURED, "part-0")
+    case.land(key, json_lines(unlisted), unlisted[:3])
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (5, 4, 1)
+    stored = {(r["object"], r["id"]): r for r in case.stored()}
+    short_lead = to_18_character_id(case.id(5, prefix="00Q")[:15])
+    assert set(stored) == {("Promotion__c", promo), ("Lead", lead), ("Thing__c", custom), ("Lead", short_lead)}
+    assert stored[("Promotion__c", promo)]["record"]["Owner"]["Name"] == "Ann"
+    offset = len(json_lines(unlisted[:3]))
+    assert "FLOW_OBJECTS" in quarantine_entry(case, key, offset, "attributes.type")["reason"]

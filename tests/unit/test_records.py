@@ -1,6 +1,14 @@
 import pytest
 
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion, newest_per_key, to_record_version
+from appflow_ingest.domain.records import (
+    ObjectConfig,
+    RecordRejected,
+    RecordVersion,
+    newest_per_key,
+    to_record_version,
+    to_record_versions,
+)
+from appflow_ingest.domain.salesforce_ids import to_18_character_id
 
 ACCOUNT = ObjectConfig("Account")
 
@@ -94,3 +102,20 @@ def test_newest_per_key_keeps_the_newest_version_of_each_record():
     kept, dropped = newest_per_key([v("a", 1), v("b", 5), v("a", 3), v("a", 2), v("b", 5)])
     assert sorted((k.id, k.version) for k in kept) == [("a", 3), ("b", 5)]
     assert dropped == 3
+
+
+def test_a_15_character_id_is_stored_under_its_18_character_form():
+    # The checksum of a real pair (APPFLOW.md §4: recordIds ["0016g00000MLhLeAAL"]).
+    assert to_18_character_id("0016g00000MLhLe") == "0016g00000MLhLeAAL"
+    assert to_18_character_id("0015000000Gv7qJ") == "0015000000Gv7qJAAR"
+    assert to_18_character_id("not-an-id-15chr") == "not-an-id-15chr"  # not alphanumeric: left alone
+    records = [
+        {"Id": "0016g00000MLhLe", "LastModifiedDate": "2024-01-01T00:00:00Z"},  # the batch fast path
+        {"Id": " 0016g00000MLhLe ", "LastModifiedDate": "2024-01-01", "IsDeleted": "false"},  # rejected: date
+        {"Id": "0016g00000MLhLe", "LastModifiedDate": "2024-01-01T00:00:00", "IsDeleted": "false"},  # the long way
+    ]
+    versions, rejected = to_record_versions(records, None)
+    assert [(v.object, v.id, v.record["Id"]) for v in versions] == [
+        ("Account", "0016g00000MLhLeAAL", "0016g00000MLhLeAAL")
+    ] * 2
+    assert len(rejected) == 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from appflow_ingest.domain.salesforce_ids import standard_object_for_id
+from appflow_ingest.domain.salesforce_ids import standard_object_for_id, to_18_character_id
 from appflow_ingest.domain.timestamps import EPOCH, MILLISECOND, InvalidTimestamp, parse_iso, to_epoch_millis, to_iso
 
 
@@ -97,6 +97,8 @@ def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes:
     raw_id = raw_id.strip()
     if not raw_id:
         raise RecordRejected(fields.id_field, "a non-empty record id", record.get(fields.id_field))
+    if len(raw_id) == 15:
+        raw_id = _as_18_characters(record, fields.id_field, raw_id)
 
     object_name = fields.object or _object_from_record(attributes, raw_id)
 
@@ -136,6 +138,8 @@ def to_record_versions(
             deleted = record.get("IsDeleted", False)
             if type(raw_id) is str and type(raw_version) is str and (deleted is False or deleted is True):
                 record_id = raw_id.strip()
+                if len(record_id) == 15:
+                    record_id = _as_18_characters(record, id_field, record_id)
                 try:
                     # to_epoch_millis' common case, inlined: a text with an offset (both Salesforce
                     # forms). A naive or date-only text fails the subtraction (TypeError) and goes
@@ -162,6 +166,18 @@ def to_record_versions(
         except RecordRejected as error:
             rejected.append((index, record, error))
     return versions, rejected
+
+
+def _as_18_characters(record: dict[str, Any], id_field: str, record_id: str) -> str:
+    """A 15-character Salesforce id in its 18-character form, in the key and the stored record.
+
+    Otherwise one record delivered once with each form would be stored twice, and neither copy
+    would be kept newest-wins against the other.
+    """
+    long_id = to_18_character_id(record_id)
+    if long_id != record_id:
+        record[id_field] = long_id
+    return long_id
 
 
 def _object_from_record(attributes: Any, record_id: str) -> str:

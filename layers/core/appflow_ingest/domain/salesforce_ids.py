@@ -44,3 +44,24 @@ def standard_object_for_id(record_id: str) -> str | None:
     if not _SALESFORCE_ID.match(record_id):
         return None
     return STANDARD_KEY_PREFIXES.get(record_id[:3])
+
+
+_CASE_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_ID_15 = re.compile(r"^[a-zA-Z0-9]{15}$")
+
+
+def to_18_character_id(record_id: str) -> str:
+    """The 18-character form of a 15-character Salesforce id; any other text unchanged.
+
+    The 15-character id is case-sensitive; the 18-character one appends a checksum of the letter
+    case of each 5-character part (bit i set when character i is upper case), so a 15- and an
+    18-character id of one record become one key. The APIs AppFlow uses give 18 characters;
+    reports and hand-made exports give 15.
+    """
+    if len(record_id) != 15 or not _ID_15.match(record_id):
+        return record_id
+    suffix = ""
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, char in enumerate(record_id[start : start + 5]) if "A" <= char <= "Z")
+        suffix += _CASE_CHECKSUM[bits]
+    return record_id + suffix
