@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from appflow_local.emulator import Emulator
 from appflow_local.provision import provision
 from appflow_local.readback import published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import LandedFile, differences, expected_outcome
+from appflow_local.sample_run import LandedFile, differences, end_flow_run_report, expected_outcome
 from appflow_local.samples import put_envelope
 from appflow_local.stack import landing_bucket
 from appflow_local.template import Template
@@ -134,8 +134,22 @@ class Case:
         """Stored records and Record Changed events are exactly the model's."""
         assert differences(self.expected(), self.stored(), self.record_events()) == []
 
-    def send(self, event: dict[str, Any]) -> None:
-        put_envelope(self.emulator, self.stack, self.template, event)
+    def report_end(self, execution: int, records: int, status: str = "Execution Successful") -> dict[str, Any]:
+        """Put AppFlow's End Flow Run Report for one of this case's runs on the default bus (as AppFlow words it)."""
+        key = self.key(ACCOUNTS, "-", execution)
+        run_file = LandedFile(ACCOUNTS, key, b"\n" * records)  # the report counts the records AppFlow wrote
+        report = end_flow_run_report([run_file], self.bucket, ended=datetime(2024, 4, 16, 19, 5, tzinfo=UTC))
+        report["detail"]["status"] = status
+        put_envelope(self.emulator, self.stack, self.template, report)
+        return report
+
+    def run_events(self, execution: int) -> list[str]:
+        """The FlowRun outcomes published for one of this case's runs, in order."""
+        return [
+            e["detail-type"]
+            for e in published_events(self.emulator, self.stack)
+            if e["detail-type"].startswith("FlowRun") and e["detail"]["execution_id"] == self.execution(execution)
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -498,3 +512,45 @@ def test_custom_objects_nested_attributes_and_null_empty_and_missing_fields(case
     assert stored[("Promotion__c", promo)]["record"]["Owner"]["Name"] == "Ann"
     offset = len(json_lines(unlisted[:3]))
     assert "FLOW_OBJECTS" in quarantine_entry(case, key, offset, "attributes.type")["reason"]
+
+
+# ------------------------------------------------------------------------------------------ AppFlow's run reports
+def test_an_end_report_before_its_files_then_twice_settles_the_run_once_the_files_are_read(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(6)]
+    body = csv_text(records)
+    broken = body + b'"' + case.id(9).encode() + b'",two fields\r\n'  # AppFlow counted it: it is read, quarantined
+    case.report_end(0, records=7)
+    case.drain()
+    assert case.run_events(0) == ["FlowRun Incomplete"]  # nothing landed yet: 7 missing
+
+    case.land(case.key(ACCOUNTS, "part-00000"), broken, records)
+    case.drain()
+    case.report_end(0, records=7)  # AppFlow's best-effort event, delivered again
+    case.drain()
+
+    run = case.runs()[case.execution()]
+    assert (run["outcome"], run["read"], run["written"], run["quarantined"]) == ("COMPLETED", 7, 6, 1)
+    assert run["read"] == run["written"] + run["stale"] + run["quarantined"]
+    assert case.run_events(0) == ["FlowRun Incomplete", "FlowRun Completed"]
+    case.assert_newest_wins()
+
+
+def test_a_failed_run_keeps_what_it_landed_and_settles_incomplete_with_appflow_s_status(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(3)]
+    case.land(case.key(ACCOUNTS, "part-00000"), json_lines(records), records)
+    case.drain()
+    case.report_end(0, records=3, status="Execution Failed")
+    case.drain()
+    run = case.runs()[case.execution()]
+    assert run["outcome"] == "INCOMPLETE" and "Execution Failed" in run["reasons"][0]
+    assert case.run_events(0) == ["FlowRun Incomplete"]
+    case.assert_newest_wins()
+
+
+def test_a_run_of_empty_and_header_only_files_reconciles_with_a_report_of_zero_records(case):
+    case.land(case.key(ACCOUNTS, "part-0"), b"Id,Name,LastModifiedDate\r\n")
+    case.land(case.key(ACCOUNTS, "part-1"), b"")
+    case.report_end(0, records=0)
+    case.drain()
+    run = case.runs()[case.execution()]
+    assert (run["outcome"], run["read"]) == ("COMPLETED", 0)
