@@ -554,3 +554,25 @@ def test_a_run_of_empty_and_header_only_files_reconciles_with_a_report_of_zero_r
     case.drain()
     run = case.runs()[case.execution()]
     assert (run["outcome"], run["read"]) == ("COMPLETED", 0)
+
+
+# ------------------------------------------------------------------------------------------ format sniffing
+def test_a_json_lines_file_whose_first_line_is_broken_is_still_read_as_json_lines(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(5)]
+    first = b'"Id": "' + case.id(9).encode() + b'", "LastModifiedDate": "2024-04-16T19:00:00.000Z"}'  # lost its "{"
+    key = case.key(ACCOUNTS, "part-0")  # ACCOUNTS configures no format: the content decides
+    case.land(key, first + b"\n" + json_lines(records), records)
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (6, 5, 1)
+    assert quarantine_entry(case, key, 0, None)["line"] == first.decode()
+
+
+def test_json_lines_whose_first_line_is_an_array_are_read_line_by_line(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(5)]
+    key = case.key(ACCOUNTS, "part-0")
+    body = orjson.dumps(records[:2]) + b"\n" + json_lines(records[2:3]) + b"{broken\n" + json_lines(records[3:])
+    case.land(key, body, records)
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (6, 5, 1)
+    case.assert_newest_wins()
+    quarantine_entry(case, key, body.index(b"{broken"), None)

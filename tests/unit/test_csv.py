@@ -157,6 +157,13 @@ def test_a_bad_header_is_reported_not_guessed():
     assert isinstance(item, Undecodable) and item.offset == 0 and "duplicates ['Id']" in item.reason
 
 
+def test_a_header_with_a_stray_quote_is_reported_not_raised():
+    # It raised csv.Error: the chunk failed on every retry and went to the dead-letter queue.
+    data = b'"Id" x,Name\n1,2\n'
+    (item,) = read_chunk(csv_chunk(data), BytesSource(data, 4096))
+    assert isinstance(item, Undecodable) and item.offset == 0 and "expected a header row" in item.reason
+
+
 def test_gzip_csv_is_read_as_one_stream_and_resumes_at_a_record():
     import gzip
 

@@ -27,7 +27,16 @@ def test_a_json_document_yields_its_elements():
 
 def test_a_json_document_may_start_with_a_byte_order_mark():
     # detect_format calls a BOM-prefixed "[" a JSON document; orjson alone refuses the BOM.
-    assert list(decode_json_document(0, b'\xef\xbb\xbf[{"a":1}]')) == [Decoded(0, {"a": 1})]
+    assert list(decode_json_document(0, b'\xef\xbb\xbf[{"a":1}]')) == [Decoded(3, {"a": 1})]
+
+
+def test_json_lines_whose_first_line_is_an_array_are_decoded_line_by_line():
+    items = list(decode_json_document(0, b'[{"a":1},{"a":2}]\n{broken\n{"a":3}'))
+    assert items[:2] == [Decoded(0, {"a": 1}), Decoded(0, {"a": 2})]
+    assert isinstance(items[2], Undecodable) and items[2].offset == 18
+    assert items[3] == Decoded(26, {"a": 3})
+    # a pretty-printed array that does not parse stays one undecodable document (not one per line)
+    assert len(list(decode_json_document(0, b'[\n  {"a": 1},\n  {"a": \n'))) == 1
 
 
 @pytest.mark.parametrize(
@@ -46,6 +55,9 @@ def test_a_json_document_may_start_with_a_byte_order_mark():
         (gzip.compress(b'{"Id":"1"}\n'), "csv", "jsonl.gz"),
         (gzip.compress(b"Id,Name\n"), "json", "jsonl.gz"),  # ambiguous text: the configuration decides
         (b"\x1f\x8bnot really gzip", None, "jsonl.gz"),
+        # JSON Lines whose first line lost its "{": the lines after it decide, not the first alone
+        (b'"Id": "1"}\n{"Id": "2"}\n{"Id": "3"}\n', None, "jsonl"),
+        (b'Id,Name\n"{1}",A\n2,B\n', None, "csv"),
     ],
 )
 def test_format_is_told_from_content_first(head, configured, expected):

@@ -39,7 +39,12 @@ def parse_header(record: CsvRecord | UnterminatedRecord) -> list[str]:
         text = record.raw.removeprefix(_UTF8_BOM).removesuffix(b"\r").decode("utf-8")
     except UnicodeDecodeError as error:
         raise CsvHeaderError(f"expected a UTF-8 header row at offset {record.offset}: {error}") from None
-    names = next(csv.reader([text], strict=True), [])
+    try:
+        names = next(csv.reader([text], strict=True), [])
+    except csv.Error as error:
+        # Uncaught, a stray quote in the first line failed the chunk on every retry until the
+        # dead-letter queue, and nothing of the file was counted or quarantined.
+        raise CsvHeaderError(f"expected a header row of column names at offset {record.offset}: {error}") from None
     if not names or not any(name.strip() for name in names):
         raise CsvHeaderError(f"expected a header row of column names at offset {record.offset}, got {text[:200]!r}")
     if len(set(names)) != len(names):

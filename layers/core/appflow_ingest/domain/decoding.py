@@ -106,11 +106,28 @@ def decode_json_document(offset: int, document: bytes) -> Iterator[DecodedItem]:
     # orjson refuses a byte order mark, and detect_format tells a BOM-prefixed "[" a JSON document
     # (APPFLOW.md §1: accept a single top-level JSON array): without this the whole file was one
     # quarantined line.
-    document = document.removeprefix(_UTF8_BOM)
+    if document.startswith(_UTF8_BOM):
+        document, offset = document[len(_UTF8_BOM) :], offset + len(_UTF8_BOM)
     try:
         value = orjson.loads(document)
     except orjson.JSONDecodeError as error:
+        if _first_line_is_json(document):
+            # JSON Lines whose first line is an array ("[" made it look like one document): read
+            # line by line, so one bad line is one quarantined line, not the whole file.
+            yield from decode_json_lines(_with_offsets(offset, document.split(b"\n")))
+            return
         yield Undecodable(offset, document, f"expected a JSON array of records: {error}")
         return
     for element in value if isinstance(value, list) else [value]:
         yield Decoded(offset, element)
+
+
+def _first_line_is_json(document: bytes) -> bool:
+    first, newline, rest = document.partition(b"\n")
+    if not newline or not rest.strip():
+        return False
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True

@@ -45,7 +45,17 @@ def detect_format(head: bytes, configured: str | None = None) -> str:
         return JSON_LINES
     if configured:
         return _ALIASES.get(configured.lower(), configured.lower())
+    if _mostly_json_objects(text.split(b"\n")[1:]):
+        # JSON Lines whose first line is broken: read as CSV, every record would be rejected
+        # (the broken line is only one bad record, quarantined with its offset).
+        return JSON_LINES
     return CSV if text else JSON_LINES
+
+
+def _mostly_json_objects(lines: list[bytes]) -> bool:
+    """Whether most non-blank lines start like a JSON object (a CSV record never does)."""
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and 2 * sum(line.lstrip().startswith(b"{") for line in lines) > len(lines)
 
 
 def is_splittable(file_format: str) -> bool:
