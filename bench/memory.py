@@ -147,10 +147,26 @@ class LocalFileS3:
         if Range is None:
             return {"Body": self._path.open("rb")}
         first, last = (int(part) for part in Range.removeprefix("bytes=").split("-"))
-        self._file.seek(first)
-        data = self._file.read(last + 1 - first)
-        self.bytes_read += len(data)
-        return {"Body": io.BytesIO(data)}
+        return {"Body": _RangeBody(self, first, last + 1 - first)}
+
+
+class _RangeBody:
+    """A ranged GET's body read as it is pulled, like botocore's stream (never the range at once)."""
+
+    def __init__(self, s3: LocalFileS3, first: int, length: int) -> None:
+        self._s3, self._position, self._left = s3, first, length
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self._left if amount < 0 else min(amount, self._left)
+        self._s3._file.seek(self._position)
+        data = self._s3._file.read(amount)
+        self._position += len(data)
+        self._left -= len(data)
+        self._s3.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        self._left = 0
 
 
 # ----------------------------------------------------------------------------- children

@@ -3,11 +3,15 @@ exactly what the one-line-at-a-time functions give: same lines, offsets, records
 
 import copy
 
+import orjson
 import pytest
 
+from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.decoding import decode_json_line_batch, decode_json_lines
+from appflow_ingest.domain.formats import JSON_LINES
 from appflow_ingest.domain.lines import iter_owned_line_batches, read_start
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, to_record_version, to_record_versions
+from appflow_ingest.services.chunk_readers import read_chunk_batches
 
 FILES = {
     "crlf": b'{"Id":"1"}\r\n{"Id":"2"}\r\n{"Id":"3"}\r\n',
@@ -122,3 +126,27 @@ def test_batch_versioning_matches_one_record_at_a_time(config):
     assert versions == expected_versions
     assert [(index, record, str(error)) for index, record, error in rejected] == expected_rejected
     assert all(type(version.deleted) is bool for version in versions)
+
+
+class SmallBlocks:
+    """Chunk bytes in blocks much smaller than a batch, as the S3 adapter's streamed reads give them."""
+
+    def __init__(self, data: bytes, block_size: int) -> None:
+        self._data, self._block_size = data, block_size
+
+    def blocks(self, obj, offset, stop=None):
+        return blocks_of(self._data, offset, self._block_size)
+
+
+@pytest.mark.parametrize(("start", "block_size"), [(0, 7), (0, 1000), (53, 7), (53, 64)])
+def test_json_lines_batches_are_full_whatever_the_block_size(start, block_size):
+    data = b"".join(b'{"Id":"%d","n":"%s"}\n' % (i, b"x" * (i % 13)) for i in range(95))
+    chunk = Chunk(bucket="b", key="k", size=len(data), start=start, end=len(data), format=JSON_LINES)
+    batches = list(read_chunk_batches(chunk, SmallBlocks(data, block_size), max_records=10))
+    owned = [(offset, line) for offset, line in expected_lines(data) if offset >= start]
+    assert [len(batch.records) for batch in batches[:-1]] == [10] * (len(batches) - 1)
+    assert [record["Id"] for batch in batches for record in batch.records] == [
+        orjson.loads(line)["Id"] for _, line in owned
+    ]
+    # Each batch starts on the line boundary a hand-over would resume from.
+    assert [batch.offset for batch in batches] == [offset for offset, _ in owned[::10]]

@@ -40,12 +40,11 @@ def iter_owned_line_batches(blocks: Iterable[bytes], start: int, end: int) -> It
     """
     if start >= end:
         return
-    offset = read_start(start)  # absolute offset of the first byte of `pending`
+    offset = read_start(start)  # absolute offset of the first line not yet yielded (or skipped)
     pending: list[bytes] = []  # parts of a line not yet terminated
     aligning = start > 0
     for block in blocks:
-        newline = block.rfind(b"\n")
-        if newline < 0:
+        if block.rfind(b"\n") < 0:
             if block:
                 if aligning:
                     offset += len(block)
@@ -53,28 +52,30 @@ def iter_owned_line_batches(blocks: Iterable[bytes], start: int, end: int) -> It
                     pending.append(block)
             continue
         data = b"".join((*pending, block)) if pending else block
-        last = len(data) - len(block) + newline  # the last newline in `data`
-        tail = block[newline + 1 :]
+        data_start = offset  # absolute offset of data[0]
+        # One split of the whole block: no copy of its complete lines is made first (measured:
+        # slicing them out before splitting cost a fifth of this function).
+        lines = data.split(b"\n")
+        tail = lines.pop()  # the unterminated start of the next block's first line
         pending = [tail] if tail else []
-        first = 0  # where the first line owned in `data` starts
         if aligning:
-            first = data.index(b"\n") + 1
-            offset += first
+            # The line straddling the range's start belongs to the previous chunk.
+            offset += len(lines[0]) + 1
+            del lines[0]
             aligning = False
             if offset >= end:
                 return
-        if first > last:  # the block held only the end of a line owned by the previous chunk
-            continue
-        complete = data[first:last]  # whole lines, each followed by a newline in `data`
-        next_line = offset + len(complete) + 1
+            if not lines:
+                continue
+        next_line = data_start + len(data) - len(tail)
         if next_line < end:
-            yield offset, complete.split(b"\n")
+            yield offset, lines
             offset = next_line
             continue
         # The range ends inside these lines: keep those starting before `end`. The line holding
         # byte `end - 1` is the last one owned; it ends at the first newline from there on.
-        stop = complete.find(b"\n", end - 1 - offset)
-        yield offset, (complete if stop < 0 else complete[:stop]).split(b"\n")
+        last_owned_end = data.find(b"\n", end - 1 - data_start)
+        yield offset, lines[: data.count(b"\n", offset - data_start, last_owned_end) + 1]
         return
     if pending and not aligning and offset < end:
         yield offset, [b"".join(pending)]

@@ -198,14 +198,26 @@ def read_chunk_batches(chunk: Chunk, source: ChunkBytes, max_records: int) -> It
 
 
 def _decoded_line_batches(line_batches: Iterator[tuple[int, list[bytes]]], max_lines: int) -> Iterator[DecodedBatch]:
-    for offset, lines in line_batches:
-        if len(lines) <= max_lines:
-            yield decode_json_line_batch(offset, lines)
-            continue
-        for first in range(0, len(lines), max_lines):
+    """Decoded batches of ``max_lines`` consecutive lines (the last one shorter), whatever the block size.
+
+    Blocks are small (a MiB), so the lines left over from one block wait for the next one's: the
+    writer gets full batches, not a short one per block.
+    """
+    offset, waiting = 0, []
+    for block_offset, lines in line_batches:
+        if waiting:
+            lines = waiting + lines
+        else:
+            offset = block_offset
+        first = 0
+        while len(lines) - first >= max_lines:
             part = lines[first : first + max_lines]
             yield decode_json_line_batch(offset, part)
             offset += sum(map(len, part)) + len(part)
+            first += max_lines
+        waiting = lines[first:]
+    if waiting:
+        yield decode_json_line_batch(offset, waiting)
 
 
 def _grouped(items: Iterator[DecodedItem], max_records: int) -> Iterator[DecodedBatch]:
