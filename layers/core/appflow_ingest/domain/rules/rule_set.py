@@ -16,6 +16,7 @@ from typing import Any
 
 from appflow_ingest.domain.records import RecordRejected, RecordVersion
 from appflow_ingest.domain.rules.coercion import COERCERS, CoercionError
+from appflow_ingest.domain.rules.record_check import compile_record_check
 
 HASH = "hash"
 REDACT = "redact"
@@ -52,8 +53,22 @@ class RuleSet:
 NewFieldListener = Callable[[str, str], None]
 
 
+FieldRule = Callable[[Any], Any]
+"""One field's compiled rule: the raw value in, the value to store out; raises RecordRejected
+(required, allowed) or CoercionError (the type, named by the check loop, which knows the field)."""
+
+
 class CompiledRuleSet:
-    """A rule set turned into a flat list of checks; apply() raises RecordRejected naming rule and field."""
+    """A rule set compiled into one rule per field; apply() raises RecordRejected naming rule and field.
+
+    Compiling does once what would otherwise be decided per record and field: each field's rule
+    is its type's coercer, wrapped only in the checks it declares (required, allowed values,
+    mask), with the allowed values as a frozenset and the error texts prepared. Live records and
+    tombstones get separate rules, so neither pays for the other's branches. One loop applies
+    them, to whole records and change events alike; live whole records, the hot path, go through
+    the same rules inlined into one generated function (record_check.py). Coercers answer
+    AppFlow's common forms without raising (coercion.py): exceptions are left to broken rules.
+    """
 
     def __init__(
         self,
@@ -64,33 +79,41 @@ class CompiledRuleSet:
         already_known: Iterable[str] = (),
     ) -> None:
         self.rules = rules
-        self._checks = [
-            (
-                name,
-                spec.type,
-                COERCERS[spec.type],
-                spec.required,
-                frozenset(spec.allowed) if spec.allowed is not None else None,
-                _masker(spec.mask, masking_key, f"{rules.object}.{name}"),
-            )
-            for name, spec in rules.fields.items()
-            if not spec.drop
-        ]
-        self._renames = [(name, spec.rename) for name, spec in rules.fields.items() if spec.rename and not spec.drop]
-        self._drops = [name for name, spec in rules.fields.items() if spec.drop]
+        kept = {name: spec for name, spec in rules.fields.items() if not spec.drop}
+        maskers = {name: _masker(spec.mask, masking_key, f"{rules.object}.{name}") for name, spec in kept.items()}
+        allowed = {name: None if spec.allowed is None else frozenset(spec.allowed) for name, spec in kept.items()}
+        self._live = tuple((name, _live_rule(name, spec, allowed[name], maskers[name])) for name, spec in kept.items())
+        self._tombstone = tuple((name, _tombstone_rule(spec, maskers[name])) for name, spec in kept.items())
+        # The hot path: live whole records. ``source`` is the generated code, for reading and tests.
+        self._check_live_record, self.source = compile_record_check(
+            [(name, kept[name].type, allowed[name], maskers[name], rule) for name, rule in self._live]
+        )
+        self._types = {name: spec.type for name, spec in kept.items()}
+        self._renames = {name: spec.rename for name, spec in kept.items() if spec.rename}
+        self._drops = frozenset(name for name, spec in rules.fields.items() if spec.drop)
+        self._reshapes = bool(self._renames or self._drops)
         self._known = set(rules.fields) | set(already_known)
         self._on_new_field = on_new_field
 
     def apply(self, version: RecordVersion) -> RecordVersion:
         record = version.record
-        updates = self._checked(record, version.deleted, only_present=False)
-        if not record.keys() <= self._known:
+        if version.deleted:
+            updates = self._checked(record, self._tombstone)
+        else:
+            try:
+                updates = self._check_live_record(record)
+            except CoercionError:
+                # The generated check stops at the first broken field without naming it; the loop
+                # runs the same rules in the same order and raises RecordRejected naming it.
+                updates = self._checked(record, self._live)
+        if not self._known.issuperset(record):
             self._report_new_fields(record)
         # Only now, with every check passed, is the record changed: a rejected one goes to
         # quarantine exactly as it arrived.
-        for name, value in updates:
-            record[name] = value
-        self._rename_and_drop(record)
+        if updates:
+            record.update(updates)
+        if self._reshapes:
+            self._rename_and_drop(record)
         return version
 
     def apply_to_change(
@@ -107,41 +130,34 @@ class CompiledRuleSet:
         """
         nulled = tuple(nulled)
         record = {**values, **dict.fromkeys(nulled)}
-        for name, value in self._checked(record, deleted, only_present=not whole):
-            record[name] = value
-        if not record.keys() <= self._known:
+        field_rules = self._tombstone if deleted else self._live
+        if not whole:
+            field_rules = tuple((name, rule) for name, rule in field_rules if name in record)
+        record.update(self._checked(record, field_rules))
+        if not self._known.issuperset(record):
             self._report_new_fields(record)
         self._rename_and_drop(record)
-        renames, drops = dict(self._renames), set(self._drops)
-        return record, tuple(renames.get(name, name) for name in nulled if name not in drops)
+        return record, tuple(self._renames.get(name, name) for name in nulled if name not in self._drops)
 
-    def _checked(self, record: Mapping[str, Any], deleted: bool, *, only_present: bool) -> list[tuple[str, Any]]:
+    def _checked(
+        self, record: Mapping[str, Any], field_rules: tuple[tuple[str, FieldRule], ...]
+    ) -> list[tuple[str, Any]]:
         """The values the rules turn the record's fields into; raises RecordRejected on the first broken rule."""
         updates = []
-        for name, type_name, coerce, required, allowed, mask in self._checks:
-            if only_present and name not in record:
-                continue
-            raw = record.get(name)
-            try:
-                value = coerce(raw)
-            except CoercionError as error:
-                if deleted:  # a tombstone is stored whatever its other fields hold: the delete must win
-                    value = raw
-                else:
-                    raise RecordRejected(name, f"type {type_name}: {error}", raw) from None
-            if value is None:
-                if required and not deleted:
-                    raise RecordRejected(name, "required: a value", raw)
-            elif allowed is not None and value not in allowed and not deleted:
-                raise RecordRejected(name, f"allowed values: one of {sorted(allowed, key=str)}", raw)
-            if mask is not None and value is not None:
-                value = mask(value)
-            if value is not raw and (value is not None or name in record):
-                updates.append((name, value))
+        get = record.get
+        try:
+            for name, rule in field_rules:
+                raw = get(name)
+                value = rule(raw)
+                # A field the record lacks stays absent (its raw None coerces to None).
+                if value is not raw and (value is not None or name in record):
+                    updates.append((name, value))
+        except CoercionError as error:
+            raise RecordRejected(name, f"type {self._types[name]}: {error}", raw) from None
         return updates
 
     def _rename_and_drop(self, record: dict[str, Any]) -> None:
-        for name, new_name in self._renames:
+        for name, new_name in self._renames.items():
             if name in record:
                 record[new_name] = record.pop(name)
         for name in self._drops:
@@ -156,6 +172,43 @@ class CompiledRuleSet:
                 self._known.add(name)
 
 
+def _live_rule(name: str, spec: Field, allowed: frozenset[Any] | None, mask: Callable[[Any], str] | None) -> FieldRule:
+    """A live record's rule for one field: coerce (CoercionError on a bad type), then only the
+    checks the field declares. A plain field's rule is its coercer itself."""
+    coerce = COERCERS[spec.type]
+    required = spec.required
+    if not required and allowed is None and mask is None:
+        return coerce
+    not_allowed = f"allowed values: one of {sorted(allowed, key=str)}" if allowed is not None else ""
+
+    def checked(raw: Any) -> Any:
+        value = coerce(raw)
+        if value is None:
+            if required:
+                raise RecordRejected(name, "required: a value", raw)
+            return None
+        if allowed is not None and value not in allowed:
+            raise RecordRejected(name, not_allowed, raw)
+        return value if mask is None else mask(value)
+
+    return checked
+
+
+def _tombstone_rule(spec: Field, mask: Callable[[Any], str] | None) -> FieldRule:
+    """A tombstone's rule for one field: stored whatever it holds (the delete must win), so a value
+    of the wrong type is kept as it came and nothing is required or checked; masks still apply."""
+    coerce = COERCERS[spec.type]
+
+    def kept(raw: Any) -> Any:
+        try:
+            value = coerce(raw)
+        except CoercionError:
+            value = raw
+        return value if mask is None or value is None else mask(value)
+
+    return kept
+
+
 def _masker(kind: str | None, key: bytes | None, context: str) -> Callable[[Any], str] | None:
     """A keyed hash keeps equal values equal (joins, deduplication, "same email as before") without
     revealing them; unkeyed, a hash of an email or phone number is reversed by a dictionary, so
@@ -165,11 +218,14 @@ def _masker(kind: str | None, key: bytes | None, context: str) -> Callable[[Any]
     if kind == REDACT or not key:
         return lambda value: REDACTED
     # The field's name is part of the message: the same value in two fields hashes differently.
-    prefix = context.encode() + b"\x00"
+    # The HMAC state after key and field name is computed once and copied per value.
+    keyed_for_field = hmac.new(key, context.encode() + b"\x00", hashlib.sha256)
 
     def keyed_hash(value: Any) -> str:
         text = value if type(value) is str else str(value)
-        return "hmac-sha256:" + hmac.new(key, prefix + text.encode(), hashlib.sha256).hexdigest()[:32]
+        digest = keyed_for_field.copy()
+        digest.update(text.encode())
+        return "hmac-sha256:" + digest.hexdigest()[:32]
 
     return keyed_hash
 
