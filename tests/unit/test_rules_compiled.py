@@ -215,7 +215,8 @@ def fields(draw):
 
 @st.composite
 def rule_sets(draw):
-    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=len(NAMES), unique=True))
+    # Few fields: a record broken at its first field would leave the others untested.
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=4, unique=True))
     declared = {name: draw(fields()) for name in names}
     renamed = [name for name, spec in declared.items() if spec.rename and not spec.drop]
     for name in renamed[1:]:  # one field renamed at most: two into one name would be a declaration error
@@ -324,3 +325,13 @@ def test_a_rejection_names_the_first_broken_field_in_declaration_order():
         str(rejected.value)
         == "field 'B': expected type datetime: an ISO-8601 date-time like 2024-04-16T19:00:00.000Z, got 'soon'"
     )
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 65, bytes(range(256))])
+@pytest.mark.parametrize("value", ["ada@example.com", 12.5, "é" * 100])
+def test_the_keyed_hash_is_hmac_sha256_of_field_and_value_whatever_the_key_length(key, value):
+    rules = RuleSet("r", OBJECT, {"Email": Field("string", mask=HASH)})
+    stored = ObjectRules({OBJECT: rules}, masking_key=key).apply(RecordVersion(OBJECT, "x", 0, False, {"Email": value}))
+    text = value if type(value) is str else "12.5"
+    expected = hmac.new(key, f"{OBJECT}.Email".encode() + b"\x00" + text.encode(), hashlib.sha256).hexdigest()[:32]
+    assert stored.record["Email"] == "hmac-sha256:" + expected

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from appflow_ingest.domain.rules.coercion import COERCERS
 
@@ -47,69 +47,69 @@ def compile_record_check(
     return namespace["check_record"], source
 
 
+class _Form(NamedTuple):
+    """A common form of a type: when ``accepts`` holds (and ``parser``, if any, reads the value),
+    the field's coercer would return ``stored`` (an expression of ``raw``)."""
+
+    accepts: str
+    stored: str = "raw"
+    parser: str | None = None
+
+
+# Each type's common forms, as coercion.py's coercers answer them.
+_COMMON_FORMS = {
+    "string": [_Form("type(raw) is str and raw")],
+    "id": [_Form("type(raw) is str and len(raw) in (18, 15) and raw.isascii() and raw.encode().isalnum()")],
+    "boolean": [_Form("type(raw) is bool")],
+    "number": [_Form("type(raw) is int or (type(raw) is float and not raw.is_integer() and raw - raw == 0.0)")],
+    "currency": [_Form("type(raw) is int or (type(raw) is float and not raw.is_integer() and raw - raw == 0.0)")],
+    "integer": [_Form("type(raw) is int")],
+    "datetime": [
+        _Form('type(raw) is str and len(raw) == 24 and raw[23] == "Z" and raw[19] == "."', parser="parse_datetime"),
+        _Form(
+            'type(raw) is str and len(raw) == 28 and raw[19] == "." and raw[23:] in ("+0000", "-0000")',
+            stored='raw[:23] + "Z"',
+            parser="parse_datetime",
+        ),
+    ],
+    "date": [_Form('type(raw) is str and len(raw) == 10 and raw[4] == "-" and raw[7] == "-"', parser="parse_date")],
+}
+
+
 def _field_source(index: int, name: str, type_name: str, allowed: object, mask: object) -> list[str]:
-    """The lines checking one field: the common forms inline, the field's rule for everything else."""
+    """The lines checking one field: its type's common forms inline, the field's rule for anything else."""
     ruled = [
         f"value = rule_{index}(raw)",
         f"if value is not raw and (value is not None or {name!r} in record):",
         f"    append(({name!r}, value))",
     ]
-    if type_name == "string" and mask is None:
-        # A non-empty string is its own value; the allowed values, if any, are strings to match.
-        accepted = "type(raw) is str and raw" + (f" and raw in allowed_{index}" if allowed is not None else "")
-        return [f"    if not ({accepted}):", *_indent(ruled, 2)]
-    if type_name == "string" and allowed is None:
-        return [
-            "    if type(raw) is str and raw:",
-            f"        append(({name!r}, mask_{index}(raw)))",
-            "    else:",
-            *_indent(ruled, 2),
-        ]
-    if allowed is not None or mask is not None:  # rare: the field's rule does it all
-        return _indent(ruled, 1)
-    if type_name == "id":
-        # ASCII letters and digits; bytes.isalnum takes a third of str.isalnum's time.
-        accepted = "type(raw) is str and len(raw) in (18, 15) and raw.isascii() and raw.encode().isalnum()"
-        return [f"    if not ({accepted}):", *_indent(ruled, 2)]
-    if type_name == "boolean":
-        return ["    if type(raw) is not bool:", *_indent(ruled, 2)]
-    if type_name in ("number", "currency"):
-        # An int, or a finite float with a fraction, is its own value (coercion.to_number).
-        accepted = "type(raw) is int or (type(raw) is float and not raw.is_integer() and raw - raw == 0.0)"
-        return [f"    if not ({accepted}):", *_indent(ruled, 2)]
-    if type_name == "integer":
-        return ["    if type(raw) is not int:", *_indent(ruled, 2)]
-    if type_name == "datetime":
-        # Salesforce's two forms (coercion.to_datetime): "...000Z" is kept, "...000+0000" and
-        # "...000-0000" become it; the parse only validates the text.
-        return [
-            '    if type(raw) is str and len(raw) == 24 and raw[23] == "Z" and raw[19] == ".":',
-            "        try:",
-            "            parse_datetime(raw)",
-            "        except ValueError:",
-            *_indent(ruled, 3),
-            '    elif type(raw) is str and len(raw) == 28 and raw[19] == "." and raw[23:] in ("+0000", "-0000"):',
-            "        try:",
-            "            parse_datetime(raw)",
-            "        except ValueError:",
-            *_indent(ruled, 3),
-            "        else:",
-            f'            append(({name!r}, raw[:23] + "Z"))',
-            "    else:",
-            *_indent(ruled, 2),
-        ]
-    if type_name == "date":
-        # "2024-04-16" parsed is itself (fromisoformat reads ASCII digits only, isoformat writes them back).
-        return [
-            '    if type(raw) is str and len(raw) == 10 and raw[4] == "-" and raw[7] == "-":',
-            "        try:",
-            "            parse_date(raw)",
-            "        except ValueError:",
-            *_indent(ruled, 3),
-            "    else:",
-            *_indent(ruled, 2),
-        ]
-    return _indent(ruled, 1)
+    forms = _COMMON_FORMS[type_name]
+    if allowed is not None:
+        # Matched before coercion only where the stored value is the raw one (a non-empty string
+        # is itself); other types' allowed values are left to the field's rule.
+        if type_name != "string":
+            return _indent(ruled, 1)
+        forms = [form._replace(accepts=f"{form.accepts} and raw in allowed_{index}") for form in forms]
+    lines: list[str] = []
+    for number, form in enumerate(forms):
+        stored = form.stored if mask is None else f"mask_{index}({form.stored})"
+        keep = [] if stored == "raw" else [f"append(({name!r}, {stored}))"]
+        if form.parser is None and not keep and len(forms) == 1:
+            return [f"    if not ({form.accepts}):", *_indent(ruled, 2)]
+        lines.append(f"    {'if' if number == 0 else 'elif'} {form.accepts}:")
+        if form.parser is None:
+            lines += _indent(keep, 2)
+        else:
+            # The parse only checks the text is a date (time); a text it refuses goes to the rule.
+            lines += [
+                "        try:",
+                f"            {form.parser}(raw)",
+                "        except ValueError:",
+                *_indent(ruled, 3),
+            ]
+            if keep:
+                lines += ["        else:", *_indent(keep, 3)]
+    return [*lines, "    else:", *_indent(ruled, 2)]
 
 
 def _indent(lines: list[str], depth: int) -> list[str]:

@@ -9,7 +9,6 @@ first sighting of each is reported once through ``on_new_field``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,16 +217,26 @@ def _masker(kind: str | None, key: bytes | None, context: str) -> Callable[[Any]
     if kind == REDACT or not key:
         return lambda value: REDACTED
     # The field's name is part of the message: the same value in two fields hashes differently.
-    # The HMAC state after key and field name is computed once and copied per value.
-    keyed_for_field = hmac.new(key, context.encode() + b"\x00", hashlib.sha256)
+    # HMAC-SHA256 (RFC 2104) from its two SHA-256 states, both computed once per field: the inner
+    # one after the padded key and the field name, the outer one after the padded key. Copying
+    # hashlib's states takes half the time of copying an hmac.HMAC (its Python wrapper); the
+    # result is hmac.new(key, name + value)'s, which the tests check.
+    block_key = (hashlib.sha256(key).digest() if len(key) > _SHA256_BLOCK else key).ljust(_SHA256_BLOCK, b"\x00")
+    inner_for_field = hashlib.sha256(bytes(byte ^ 0x36 for byte in block_key) + context.encode() + b"\x00")
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block_key))
 
     def keyed_hash(value: Any) -> str:
         text = value if type(value) is str else str(value)
-        digest = keyed_for_field.copy()
-        digest.update(text.encode())
+        inner = inner_for_field.copy()
+        inner.update(text.encode())
+        digest = outer.copy()
+        digest.update(inner.digest())
         return "hmac-sha256:" + digest.hexdigest()[:32]
 
     return keyed_hash
+
+
+_SHA256_BLOCK = 64  # bytes
 
 
 class ObjectRules:
