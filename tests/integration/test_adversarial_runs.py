@@ -576,3 +576,19 @@ def test_json_lines_whose_first_line_is_an_array_are_read_line_by_line(case):
     assert (summary["read"], summary["written"], summary["quarantined"]) == (6, 5, 1)
     case.assert_newest_wins()
     quarantine_entry(case, key, body.index(b"{broken"), None)
+
+
+# ------------------------------------------------------------------------------------------ sizes
+def test_a_record_too_large_for_a_dynamodb_item_is_quarantined_and_the_rest_of_its_file_is_ingested(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="x" * 50) for n in range(3)]
+    huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description="ü" * 220_000)  # 440 KB of UTF-8
+    key = case.key(ACCOUNTS, "part-0")
+    body = json_lines(records[:1] + [huge] + records[1:])
+    case.land(key, body, records)
+    summary = case.drain()
+    assert (summary["read"], summary["written"], summary["quarantined"], summary["failed_invocations"]) == (4, 3, 1, 0)
+    case.assert_newest_wins()
+    entry = quarantine_entry(case, key, len(json_lines(records[:1])), None)
+    assert "400 KB" in entry["reason"] and entry["record"]["Id"] == case.id(9)
+    run = case.runs()[case.execution()]
+    assert (run["read"], run["written"], run["quarantined"]) == (4, 3, 1)

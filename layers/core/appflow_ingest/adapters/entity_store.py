@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -40,6 +40,10 @@ TRANSACT_MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 # other reason (ValidationError, ...) is a bug or a bad item and raises.
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 _MAX_TRANSACT_ROUNDS = 8
+# DynamoDB refuses an item over 400 KB. Salesforce records with several long text areas (131,072
+# characters each, multi-byte) exceed it: such a version is reported, not written, so that one
+# record is quarantined instead of its whole chunk failing on every retry until the DLQ.
+MAX_ITEM_BYTES = 400 * 1024
 
 
 class WriteFailed(RuntimeError):
@@ -50,11 +54,26 @@ class WriteFailed(RuntimeError):
 class WriteOutcome:
     written: int = 0
     stale: int = 0  # equal (duplicate) or older than what is stored
+    too_large: list[RecordVersion] = field(default_factory=list)  # over DynamoDB's item limit: not written
 
     def __iadd__(self, other: WriteOutcome) -> WriteOutcome:
         self.written += other.written
         self.stale += other.stale
+        self.too_large += other.too_large
         return self
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, data),) = value.items()
+        size += len(name.encode()) + (1 if kind == "BOOL" else len(str(data).encode()))
+    return size
+
+
+def _too_large(version: RecordVersion, source: str) -> bool:
+    return item_size(to_item(version, source)) > MAX_ITEM_BYTES
 
 
 def to_item(version: RecordVersion, source: str) -> dict[str, Any]:
@@ -85,10 +104,12 @@ class DynamoEntityStore:
         if self._strategy == TRANSACT:
             return self._write_transactions(versions, source)
         results = list(self._pool.map(lambda v: self._put_if_newer(v, source), versions))
-        written = sum(results)
-        return WriteOutcome(written=written, stale=len(results) - written)
+        too_large = [version for version, result in zip(versions, results, strict=True) if result is None]
+        written = results.count(True)
+        return WriteOutcome(written=written, stale=results.count(False), too_large=too_large)
 
-    def _put_if_newer(self, version: RecordVersion, source: str) -> bool:
+    def _put_if_newer(self, version: RecordVersion, source: str) -> bool | None:
+        """True: written; False: stale; None: too large for DynamoDB (sized only after it was refused)."""
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
@@ -99,6 +120,8 @@ class DynamoEntityStore:
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
+            if error.response["Error"]["Code"] == "ValidationException" and _too_large(version, source):
+                return None
             raise
         return True
 
@@ -126,9 +149,18 @@ class DynamoEntityStore:
             try:
                 self._dynamodb.transact_write_items(TransactItems=[self._conditional_put(v, source) for v in pending])
             except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
+                code = error.response["Error"]["Code"]
                 reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+                if code == "ValidationException" or "ValidationError" in reasons:
+                    # An item over the size limit refuses the whole transaction: set it aside, send the rest.
+                    oversized = {id(v) for v in pending if _too_large(v, source)}
+                    if not oversized:
+                        raise
+                    outcome.too_large += [v for v in pending if id(v) in oversized]
+                    pending = [v for v in pending if id(v) not in oversized]
+                    continue
+                if code != "TransactionCanceledException":
+                    raise
                 if len(reasons) != len(pending):
                     raise
                 unexpected = set(reasons) - {"None", "ConditionalCheckFailed"} - _RETRYABLE_REASONS

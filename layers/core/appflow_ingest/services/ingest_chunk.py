@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from appflow_ingest.adapters.entity_store import WriteOutcome
+from appflow_ingest.adapters.entity_store import MAX_ITEM_BYTES, WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.quarantine import rejected_line, rejected_record
@@ -28,6 +28,10 @@ from appflow_ingest.domain.records import (
 )
 from appflow_ingest.observability import logger, metrics
 from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
+
+
+def _too_large_to_store(version: RecordVersion) -> RecordRejected:
+    return RecordRejected(None, f"a record that fits a {MAX_ITEM_BYTES // 1024} KB DynamoDB item with its key fields")
 
 
 class EntityStore(Protocol):
@@ -161,13 +165,15 @@ class ChunkIngester:
             report.read += len(batch.records) + len(batch.undecodable)
             if self._rules is not None:
                 versions = self._apply_rules(versions, batch.records, rejected)
+            if versions:
+                for version in self._write(versions, chunk, report):
+                    index = next(i for i, record in enumerate(batch.records) if record is version.record)
+                    rejected.append((index, version.record, _too_large_to_store(version)))
             if rejected or batch.undecodable:
                 offsets = batch.record_offsets()
                 found = [rejected_line(chunk, line.offset, line.raw, line.reason) for line in batch.undecodable]
                 found += [rejected_record(chunk, offsets[index], record, error) for index, record, error in rejected]
                 rejects.extend(sorted(found, key=lambda entry: entry["offset"]))
-            if versions:
-                self._write(versions, chunk, report)
 
     def _apply_rules(
         self, versions: list[RecordVersion], records: list[Any], rejected: list[tuple[int, Any, RecordRejected]]
@@ -191,11 +197,13 @@ class ChunkIngester:
         report.handed_over_at = offset
         logger.info("chunk handed over", extra={"chunk": chunk.id, "offset": offset, "row": row})
 
-    def _write(self, batch: list[RecordVersion], chunk: Chunk, report: ChunkReport) -> None:
+    def _write(self, batch: list[RecordVersion], chunk: Chunk, report: ChunkReport) -> list[RecordVersion]:
+        """Write the batch newest-wins; return the versions too large to store (for quarantine)."""
         newest, superseded_in_batch = newest_per_key(batch)
         outcome = self._store.write_newest(newest, source=chunk.uri)
         report.written += outcome.written
         report.stale += outcome.stale + superseded_in_batch
+        return outcome.too_large
 
     @staticmethod
     def _emit(report: ChunkReport) -> None:
