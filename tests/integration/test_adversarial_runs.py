@@ -417,15 +417,19 @@ def test_every_key_layout_is_read_with_partition_folders_with_spaces_and_null(ca
     execution = case.execution()
     first = f"appflow/out/{ACCOUNTS}/{folders}{execution}/Account Rating=Warm/part-00000"
     second = f"appflow/out/{ACCOUNTS}/{folders}{execution}/Account Rating=null/part-00000"
+    # characters notifications URL-encode: a literal "+" and "%", and non-ASCII
+    third = f"appflow/out/{ACCOUNTS}/{folders}{execution}/Région=Île+de+France 100%/part-00000"
+    unicode = [account(case.id(3), "2024-04-16T19:00:00.000Z", Region__c="Île+de+France 100%")]
     case.land(first, json_lines(records), records)
     case.land(second, json_lines(nulls), nulls)
+    case.land(third, json_lines(unicode), unicode)
     case.land(f"appflow/out/{ACCOUNTS}/{folders}{execution}/", b"")  # a folder marker
     summary = case.drain()
-    assert (summary["read"], summary["written"], summary["quarantined"]) == (2, 2, 0)
+    assert (summary["read"], summary["written"], summary["quarantined"]) == (3, 3, 0)
     for landed in case.landed:
         landed.flow = ACCOUNTS
     case.assert_newest_wins()
-    assert case.runs()[execution]["files_seen"] == 2
+    assert case.runs()[execution]["files_seen"] == 3
 
 
 def test_a_gzipped_csv_file_is_read(case):

@@ -32,6 +32,12 @@ def to_epoch_millis(value: object) -> int:
         raise InvalidTimestamp(f"expected a timestamp, got boolean {value!r}")
     if isinstance(value, int | float):
         millis = value if abs(value) >= _EPOCH_MS_FLOOR else value * 1000
+        # NaN, infinity or a number beyond year 9999 raised ValueError/OverflowError (or OSError
+        # later, when the version was formatted) and failed the whole chunk: it is a bad version.
+        if not _MIN_MILLIS <= millis <= _MAX_MILLIS:  # False for NaN too
+            raise InvalidTimestamp(
+                f"expected a timestamp (epoch seconds or milliseconds of years 1-9999), got {value!r}"
+            )
         return int(millis)
     if isinstance(value, datetime):
         instant = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -59,6 +65,8 @@ def _datetime_to_millis(instant: datetime) -> int:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
+_MIN_MILLIS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _MILLISECOND
+_MAX_MILLIS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // _MILLISECOND
 
 
 # For the hot path (records.to_record_versions), which inlines the common case of to_epoch_millis:
@@ -71,6 +79,9 @@ MILLISECOND = _MILLISECOND
 
 
 def to_iso(epoch_millis: int) -> str:
-    """Fixed-width ISO-8601 UTC with milliseconds: ``2024-04-16T19:00:00.000Z``."""
-    instant = datetime.fromtimestamp(epoch_millis / 1000, tz=UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_millis % 1000:03d}Z"
+    """Fixed-width ISO-8601 UTC with milliseconds: ``2024-04-16T19:00:00.000Z``.
+
+    By timedelta arithmetic, not ``fromtimestamp`` (platform-limited) and ``strftime`` (which
+    does not pad years before 1000): fixed width for every year a version can have, and faster.
+    """
+    return (_EPOCH + timedelta(milliseconds=epoch_millis)).isoformat(timespec="milliseconds")[:-6] + "Z"
