@@ -75,3 +75,14 @@ def _template_with_handlers(directory: Path, handlers: Mapping[str, str]) -> Pat
 def template_with_handlers(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
     """Factory: ``template_with_handlers({"IngestFunction": source})`` -> path of the modified template."""
     return lambda handlers: _template_with_handlers(tmp_path, handlers)
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_behind() -> Iterator[None]:
+    """Services driven in-process add metrics that no handler flushes; without this, the next
+    local-mode invocation flushes them as its own and a later test's counts come out inflated
+    (test_local_replay read 192 records for 105 when run after test_core_pipeline)."""
+    yield
+    from appflow_ingest.observability import metrics
+
+    metrics.clear_metrics()
