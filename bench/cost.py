@@ -58,7 +58,7 @@ def cost_per_million(results: dict[str, Any]) -> dict[str, Any]:
         lines = {
             "lambda_ingest": MILLION * cpu_s * INGEST_MEMORY_GB * LAMBDA_GB_SECOND + chunks * LAMBDA_REQUEST,
             "dynamodb_writes": MILLION * write["write_units_per_record"] * DYNAMODB_WRITE_UNIT,
-            # send, receive and delete per chunk message, plus the planner's head and sniff per file
+            # send, receive and delete per chunk message
             "sqs": chunks * 3 * SQS_REQUEST,
             "s3_gets": (chunks + 2) * S3_GET,  # one streamed ranged GET per chunk, head + sniff per file
             "eventbridge": MILLION * EVENTBRIDGE_EVENT,
