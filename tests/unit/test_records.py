@@ -118,4 +118,5 @@ def test_a_15_character_id_is_stored_under_its_18_character_form():
     assert [(v.object, v.id, v.record["Id"]) for v in versions] == [
         ("Account", "0016g00000MLhLeAAL", "0016g00000MLhLeAAL")
     ] * 2
-    assert len(rejected) == 1
+    ((_, rejected_record, _),) = rejected
+    assert rejected_record["Id"] == " 0016g00000MLhLe "  # quarantine shows the record as it arrived

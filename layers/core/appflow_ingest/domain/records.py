@@ -97,8 +97,6 @@ def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes:
     raw_id = raw_id.strip()
     if not raw_id:
         raise RecordRejected(fields.id_field, "a non-empty record id", record.get(fields.id_field))
-    if len(raw_id) == 15:
-        raw_id = _as_18_characters(record, fields.id_field, raw_id)
 
     object_name = fields.object or _object_from_record(attributes, raw_id)
 
@@ -113,6 +111,8 @@ def _to_record_version(record: dict[str, Any], fields: ObjectConfig, attributes:
     deleted = record.get("IsDeleted")
     if deleted is not False and deleted is not None:
         deleted = _is_deleted(deleted)
+    if len(raw_id) == 15:  # only once nothing can reject it: quarantine shows records as they arrived
+        raw_id = _as_18_characters(record, fields.id_field, raw_id)
     return RecordVersion(object_name, raw_id, version, bool(deleted), record)
 
 
@@ -138,8 +138,6 @@ def to_record_versions(
             deleted = record.get("IsDeleted", False)
             if type(raw_id) is str and type(raw_version) is str and (deleted is False or deleted is True):
                 record_id = raw_id.strip()
-                if len(record_id) == 15:
-                    record_id = _as_18_characters(record, id_field, record_id)
                 try:
                     # to_epoch_millis' common case, inlined: a text with an offset (both Salesforce
                     # forms). A naive or date-only text fails the subtraction (TypeError) and goes
@@ -149,16 +147,17 @@ def to_record_versions(
                     millis = None
                 if millis is not None and record_id:
                     attributes = record.pop("attributes", None)
-                    if configured_object:
-                        append(make(RecordVersion, (configured_object, record_id, millis, deleted, record)))
-                        continue
-                    try:
-                        object_name = _object_from_record(attributes, record_id)
-                    except RecordRejected as error:
-                        if attributes is not None:
-                            record["attributes"] = attributes
-                        rejected.append((index, record, error))
-                        continue
+                    object_name = configured_object
+                    if not object_name:
+                        try:
+                            object_name = _object_from_record(attributes, record_id)
+                        except RecordRejected as error:
+                            if attributes is not None:
+                                record["attributes"] = attributes
+                            rejected.append((index, record, error))
+                            continue
+                    if len(record_id) == 15:
+                        record_id = _as_18_characters(record, id_field, record_id)
                     append(make(RecordVersion, (object_name, record_id, millis, deleted, record)))
                     continue
         try:
