@@ -13,6 +13,9 @@ Every contender reads the same object from the same moto server over HTTP:
 - ``ours``: the real ``FilePlanner`` and ``ChunkIngester`` (streamed ranged reads, line alignment,
   decoding, id/version/tombstone rules, in-batch newest-wins) with writes sent to a counting
   store, so this measures everything but DynamoDB.
+- ``ours + rule set``: the same with the catalog's ``account-member`` rule set bound to Account
+  (domain/rules): every declared field coerced and checked, new fields tracked. An extra row: what
+  a flow with business rules costs; the comparisons with the floor are about ``ours``.
 
 The baselines do *less* than ours (no id, version or object checks): if ours beats them, it does
 so while doing its job.
@@ -35,12 +38,14 @@ from aws_lambda_powertools.utilities.streaming import S3Object
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.domain.chunks import Chunk, LandedObject
 from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 from bench.sinks import CollectingQueue, CountingQuarantine, CountingStore
 
 FLOW = "bench-accounts"
 OBJECTS_BY_FLOW = {FLOW: ObjectConfig(object="Account")}
+ACCOUNT_RULES = ObjectRules({"Account": RULE_SETS["account-member"]}, masking_key=b"bench masking key")
 
 
 @dataclass
@@ -136,11 +141,11 @@ def plan_chunks(s3: Any, landed: Landed, chunk_size: int) -> list[Chunk]:
     return queue.chunks
 
 
-def ingest_ours(s3: Any, chunks: list[Chunk], reads: dict[str, int]) -> int:
+def ingest_ours(s3: Any, chunks: list[Chunk], reads: dict[str, int], rules: ObjectRules | None = None) -> int:
     """Each chunk as one ingest invocation would run it, one after another in this process."""
     objects = S3LandingObjects(s3, **reads)
     store, quarantine = CountingStore(), CountingQuarantine()
-    ingester = ChunkIngester(objects, store, quarantine, CollectingQueue(), OBJECTS_BY_FLOW)
+    ingester = ChunkIngester(objects, store, quarantine, CollectingQueue(), OBJECTS_BY_FLOW, rules=rules)
     read = 0
     for chunk in chunks:
         report = ingester.ingest(chunk)
@@ -213,6 +218,7 @@ def run_read_benchmark(
         "floor": (lambda: read_floor(s3, landed, block_size), records),
         "floor_streamed": (lambda: read_floor_streamed(s3, landed, reads or {}), records),
         "ours": (lambda: ingest_ours(s3, chunks, reads or {}), records),
+        "ours + rule set": (lambda: ingest_ours(s3, chunks, reads or {}, ACCOUNT_RULES), records),
         "naive": (lambda: read_naive(s3, landed), records),
         "powertools": (lambda: read_powertools(s3, landed_head), powertools_records),
     }

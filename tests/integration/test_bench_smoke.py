@@ -29,7 +29,7 @@ def test_the_smoke_run_produces_every_figure(tmp_path):
     results = json.loads(out.read_text())
 
     read = results["read"]["contenders"]
-    assert set(read) == {"floor", "floor_streamed", "ours", "naive", "powertools"}
+    assert set(read) == {"floor", "floor_streamed", "ours", "ours + rule set", "naive", "powertools"}
     for figures in read.values():
         assert figures["records"] > 0 and figures["records_per_s"] > 0
         assert {"ratio_to_floor", "cpu_us_per_record", "cpu_ratio_to_floor"} <= set(figures)
