@@ -571,6 +571,8 @@ def test_ids_of_15_and_18_characters_name_the_same_record(case):
     yield
     (stored,) = case.stored()
     assert stored["record"]["Name"] == "from the 18-character id" and stored["version"] == "2024-04-16T20:00:00.000Z"
+    assert [e["detail"]["id"] for e in case.record_events()] == [long_id, long_id]  # two real changes, one record
+    assert case.counts() == (3, 2, 1, 0)
 
 
 @landed_together
