@@ -14,8 +14,8 @@ heap):
   versioning and the default rules path, and writes go to a counting sink (DynamoDB is not what
   is measured here).
 
-Reads come from a **local file** through the real S3 adapter (``S3LandingObjects``: 8 MiB ranged
-blocks, one read ahead), its two S3 calls answered from the file instead of over HTTP; not from moto: every ranged GET makes moto's server load the whole object, which would measure moto,
+Reads come from a **local file** through the real S3 adapter (``S3LandingObjects``: streamed
+ranged GETs read a block at a time, one block ahead), its two S3 calls answered from the file instead of over HTTP; not from moto: every ranged GET makes moto's server load the whole object, which would measure moto,
 and a 1 GB object held by the server would inflate nothing of ours. Peak RSS is the child's own
 high-water mark (``VmHWM``, read as its last act; ``ru_maxrss`` is reported too, but it survives
 ``execve`` and so can include the parent's heap at the fork). The ingest child runs with
@@ -140,15 +140,17 @@ def _modified_times() -> list[str]:
     return [f"2024-04-16T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000+0000" for s in range(86_400)]
 
 
-def generate(path: Path, target_bytes: int, file_format: str = "jsonl") -> tuple[int, int]:
+def generate(
+    path: Path, target_bytes: int, file_format: str = "jsonl", row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+) -> tuple[int, int]:
     """Write records until the file reaches ``target_bytes``, a batch at a time; return (records, bytes).
 
     CSV and Parquet are written as AppFlow writes them without source typing: every value a
-    string (CSV: empty for null; Parquet: null); Parquet in row groups of
-    ``PARQUET_ROW_GROUP_ROWS`` records, built and written by pyarrow a row group at a time.
+    string (CSV: empty for null; Parquet: null); Parquet in row groups of ``row_group_rows``
+    records, built and written by pyarrow a row group at a time.
     """
     if file_format == "parquet":
-        return generate_parquet(path, target_bytes)
+        return generate_parquet(path, target_bytes, row_group_rows)
     records = written = 0
     source = account_records(2**62)
     with path.open("wb", buffering=MIB) as out:
@@ -337,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="small files (~4 MB and ~32 MB, 1 MiB chunks), for CI")
     parser.add_argument("--small-mb", type=float, default=None, help="size of the small file in MB (default 20)")
     parser.add_argument("--large-mb", type=float, default=None, help="size of the large file in MB (default 1000)")
+    parser.add_argument(
+        "--row-group-rows",
+        type=int,
+        default=PARQUET_ROW_GROUP_ROWS,
+        help=f"rows per Parquet row group, the same in both files (default {PARQUET_ROW_GROUP_ROWS:,})",
+    )
     parser.add_argument("--chunk-size", type=int, default=None, help="bytes per chunk (default 16 MiB)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the files (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -363,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, megabytes in (("small", small_mb), ("large", large_mb)):
             path = directory / f"accounts-{label}.{args.format}"
             started = time.perf_counter()
-            records, size = generate(path, int(megabytes * 1_000_000), args.format)
+            records, size = generate(path, int(megabytes * 1_000_000), args.format, args.row_group_rows)
             print(f"generated {path.name}: {human(size)}, {records:,} records ({time.perf_counter() - started:.1f} s)")
             result = measure(path, chunk_size, records, ingest_env, args.format)
             results.append(result)
@@ -403,9 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"every record ingested once:  {'yes' if complete else 'NO'}")
     summary = {
         "format": args.format,
+        **({"row_group_rows": args.row_group_rows} if args.format == "parquet" else {}),
         "chunk_size": chunk_size,
         "ingest_environment": ingest_env,
-        "source": "local file through S3LandingObjects (8 MiB ranged blocks, one read ahead)",
+        "source": "local file through S3LandingObjects (streamed ranged GETs, one block read ahead)",
         "results": results,
         "peak_rss_ratio": round(ratio, 4),
         "goal_met": ratio <= 1 + GOAL,
