@@ -112,6 +112,8 @@ def test_strings_keep_text_and_write_numbers_canonically():
 
 def test_ids_are_15_or_18_characters():
     assert to_id(CONTACT_ID) == CONTACT_ID
+    # A 15-character id becomes the 18-character one its record is keyed by (APPFLOW.md section 4).
+    assert to_id("0016g00000MLhLe") == to_id(" 0016g00000MLhLe ") == "0016g00000MLhLeAAL"
     with pytest.raises(CoercionError, match="Salesforce id"):
         to_id("003-bad")
 
@@ -259,6 +261,22 @@ def test_the_shipped_purchase_rules_accept_both_api_forms_and_reject_a_bad_stage
     with pytest.raises(RecordRejected) as rejected:
         rules.apply(to_record_version({**rest, "StageName": "Won-ish"}, config))
     assert rejected.value.field == "StageName"
+
+
+def test_a_15_character_reference_is_stored_as_the_18_character_id_it_joins_on():
+    rules = ObjectRules({"Opportunity": RULE_SETS["purchase"]})
+    purchase = {
+        "Id": "0065g00000AbCdEAAZ",
+        "Name": "Order 1",
+        "AccountId": "0016g00000MLhLe",  # a report or hand-made export gives 15 characters
+        "Amount": 120,
+        "StageName": "Closed Won",
+        "LastModifiedDate": "2024-04-16T19:00:00.000+0000",
+    }
+    stored = rules.apply(to_record_version(purchase, ObjectConfig("Opportunity"))).record
+    assert stored["AccountId"] == "0016g00000MLhLeAAL"
+    values, _ = rules.apply_to_change("Opportunity", {"AccountId": "0016g00000MLhLe"}, [], whole=False, deleted=False)
+    assert values["AccountId"] == "0016g00000MLhLeAAL"
 
 
 # ------------------------------------------------------------------------------------ configuration

@@ -59,7 +59,7 @@ class _Form(NamedTuple):
 # Each type's common forms, as coercion.py's coercers answer them.
 _COMMON_FORMS = {
     "string": [_Form("type(raw) is str and raw")],
-    "id": [_Form("type(raw) is str and len(raw) in (18, 15) and raw.isascii() and raw.encode().isalnum()")],
+    "id": [_Form("type(raw) is str and len(raw) == 18 and raw.isascii() and raw.encode().isalnum()")],
     "boolean": [_Form("type(raw) is bool")],
     "number": [_Form("type(raw) is int or (type(raw) is float and not raw.is_integer() and raw - raw == 0.0)")],
     "currency": [_Form("type(raw) is int or (type(raw) is float and not raw.is_integer() and raw - raw == 0.0)")],
