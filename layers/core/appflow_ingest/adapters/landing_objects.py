@@ -13,7 +13,7 @@ from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 from appflow_ingest.domain.chunks import Chunk, LandedObject
 
 BLOCK_SIZE = 1024 * 1024  # what one read of a GET's body returns: parsing starts after the first
-SEGMENT_SIZE = 16 * 1024 * 1024  # the most one GET asks for (a default chunk and its tail: one GET)
+SEGMENT_SIZE = 16 * 1024 * 1024  # what one GET asks for; a rest up to a quarter longer joins it
 TAIL_BLOCK = 64 * 1024
 READ_ATTEMPTS = 3  # per block: a GET whose body breaks is reopened from the first byte not yet read
 
@@ -70,7 +70,7 @@ class S3LandingObjects:
         ``block_size`` at a time: a chunk's records are parsed from its first block on while
         the rest of its range is still arriving, and a 16 MiB chunk costs one GET. (Measured
         against two 8 MiB ranged GETs per chunk, read one ahead: 0.60-0.76 of the floor's
-        records/s became 0.88-1.03, bench/read_path.py.)
+        records/s became 0.84-1.04, ``make bench``.)
 
         With ``stop`` (a chunk's end), the GETs cover ``[offset, stop)`` and a little more (the
         rest of the chunk's last line is rarely longer than TAIL_BLOCK); reads past that are
@@ -130,7 +130,7 @@ class S3LandingObjects:
 class _RangeReader:
     """Bytes ``[start, end)`` of one version of an object, a block at a time, from streamed GETs.
 
-    Each GET asks for at most one segment. A body that breaks mid-stream (the errors boto3's own
+    Each GET asks for one segment (a chunk and its tail margin fit in one). A body that breaks mid-stream (the errors boto3's own
     transfer manager retries downloads on: s3transfer's S3_RETRYABLE_DOWNLOAD_ERRORS) is reopened
     from the first byte not yet read; botocore retries a GET's request, never its body.
     """
