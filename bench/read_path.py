@@ -27,7 +27,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -65,11 +65,25 @@ def land(s3: Any, bucket: str, data: bytes, records: int) -> Landed:
 # ------------------------------------------------------------------------------------ contenders
 
 
-def read_floor(s3: Any, landed: Landed, block_size: int) -> int:
-    """Ranged GETs of ``block_size`` bytes, the next one in flight while this one is split and parsed."""
+def parse_lines(blocks: Iterable[bytes]) -> int:
+    """Split consecutive blocks into lines and ``orjson.loads`` each one, nothing else; the count."""
     loads = orjson.loads
     count = 0
     pending = b""
+    for block in blocks:
+        lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            loads(line)
+        count += len(lines)
+    if pending:
+        loads(pending)
+        count += 1
+    return count
+
+
+def ranged_blocks(s3: Any, landed: Landed, block_size: int) -> Iterator[bytes]:
+    """Ranged GETs of ``block_size`` bytes, the next one in flight while this one is consumed."""
     ranges = [(start, min(start + block_size, landed.size)) for start in range(0, landed.size, block_size)]
 
     def get(start: int, stop: int) -> bytes:
@@ -82,33 +96,17 @@ def read_floor(s3: Any, landed: Landed, block_size: int) -> int:
             block = reading.result()
             if following:
                 reading = prefetcher.submit(get, *following)
-            lines = (pending + block).split(b"\n")
-            pending = lines.pop()
-            for line in lines:
-                loads(line)
-            count += len(lines)
-    if pending:
-        loads(pending)
-        count += 1
-    return count
+            yield block
+
+
+def read_floor(s3: Any, landed: Landed, block_size: int) -> int:
+    return parse_lines(ranged_blocks(s3, landed, block_size))
 
 
 def read_floor_streamed(s3: Any, landed: Landed, reads: dict[str, int]) -> int:
     """The whole object through our S3 adapter's streamed reads, split and parsed, nothing else."""
     objects = S3LandingObjects(s3, **reads)
-    loads = orjson.loads
-    count = 0
-    pending = b""
-    for block in objects.blocks(LandedObject(landed.bucket, landed.key, landed.size), 0):
-        lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            loads(line)
-        count += len(lines)
-    if pending:
-        loads(pending)
-        count += 1
-    return count
+    return parse_lines(objects.blocks(LandedObject(landed.bucket, landed.key, landed.size), 0))
 
 
 def read_naive(s3: Any, landed: Landed) -> int:
