@@ -30,7 +30,7 @@ from appflow_ingest.observability import logger, metrics
 from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
 
 
-def _too_large_to_store(version: RecordVersion) -> RecordRejected:
+def _too_large_to_store() -> RecordRejected:
     return RecordRejected(None, f"a record that fits a {MAX_ITEM_BYTES // 1024} KB DynamoDB item with its key fields")
 
 
@@ -168,7 +168,7 @@ class ChunkIngester:
             if versions:
                 for version in self._write(versions, chunk, report):
                     index = next(i for i, record in enumerate(batch.records) if record is version.record)
-                    rejected.append((index, version.record, _too_large_to_store(version)))
+                    rejected.append((index, version.record, _too_large_to_store()))
             if rejected or batch.undecodable:
                 offsets = batch.record_offsets()
                 found = [rejected_line(chunk, line.offset, line.raw, line.reason) for line in batch.undecodable]
