@@ -129,6 +129,12 @@ class Settings:
     masking_key: bytes | None = None
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+    # Bodies of records too large to inline in their item (adapters/record_bodies.py); empty: such
+    # records are quarantined instead.
+    record_body_bucket: str = ""
+    # Clock sanity: a version further ahead of ingest time than this is quarantined (template
+    # parameter MaxVersionSkewSeconds; docs/failure-modes.md says why a day).
+    max_version_skew_seconds: int = 86_400
 
     def require_ledger_table(self) -> str:
         if not self.ledger_table:
@@ -157,4 +163,6 @@ class Settings:
             masking_key=env.get("MASKING_KEY", "").encode() or None,
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
+            record_body_bucket=env.get("RECORD_BODY_BUCKET", ""),
+            max_version_skew_seconds=_int(env, "MAX_VERSION_SKEW_SECONDS", 86_400),
         )

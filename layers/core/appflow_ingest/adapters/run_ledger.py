@@ -5,6 +5,12 @@ Counting a file or a chunk is one ``TransactWriteItems``: a marker item created 
 run's counters. A retried or duplicated chunk finds its marker: the transaction is cancelled as
 a whole and nothing is counted twice. Report fields are ``SET`` on the same run item, so the
 report and the files can arrive in any order.
+
+A hand-over is counted the same way, before its remainder is queued: a
+``handover#<execution id>#<chunk id>`` marker holding the offset (and Parquet row) and one more
+planned chunk. The first writer wins; any later invocation of the chunk reads the marker
+(``ReturnValuesOnConditionCheckFailure=ALL_OLD``) and hands over from the same offset, so the
+remainder has the same id and is counted once.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ class DynamoRunLedger:
     # ------------------------------------------------------------------ the files side
     def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool:
         """Count a planned file and its chunks once; False if this file was counted before."""
-        return self._count_once(
+        return not self._count_once(
             f"file#{execution_id}#{file_id}",
             execution_id,
             flow_name,
@@ -54,9 +60,38 @@ class DynamoRunLedger:
         self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
     ) -> bool:
         """Count a finished chunk and its records once; False if this chunk was counted before."""
-        return self._count_once(f"chunk#{execution_id}#{chunk_id}", execution_id, flow_name, counts)
+        return not self._count_once(f"chunk#{execution_id}#{chunk_id}", execution_id, flow_name, counts)
 
-    def _count_once(self, marker: str, execution_id: str, flow_name: str | None, counts: Mapping[str, int]) -> bool:
+    def hand_over(
+        self, execution_id: str, flow_name: str | None, chunk_id: str, offset: int, row: int
+    ) -> tuple[int, int]:
+        """Record a chunk's hand-over and count its remainder as planned, once; return the first writer's (offset, row)."""
+        marker = f"handover#{execution_id}#{chunk_id}"
+        old = self._count_once(
+            marker, execution_id, flow_name, {"chunks_planned": 1}, {"offset": _n(offset), "row": _n(row)}
+        )
+        if old is None:
+            return offset, row
+        return int(old["offset"]["N"]), int(old.get("row", {"N": "0"})["N"])
+
+    def hand_over_of(self, execution_id: str, chunk_id: str) -> tuple[int, int] | None:
+        """The (offset, row) a chunk handed over at, if an invocation of it recorded one."""
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={"pk": _s(f"handover#{execution_id}#{chunk_id}")}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return int(item["offset"]["N"]), int(item.get("row", {"N": "0"})["N"])
+
+    def _count_once(
+        self,
+        marker: str,
+        execution_id: str,
+        flow_name: str | None,
+        counts: Mapping[str, int],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Create the marker and add the counts, once. Falsy (None) when counted now, else the marker found."""
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values: dict[str, Any] = {f":c{i}": _n(value) for i, value in enumerate(counts.values())}
         update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
@@ -73,8 +108,10 @@ class DynamoRunLedger:
                                 "pk": _s(marker),
                                 "execution_id": _s(execution_id),
                                 "expires_at": _n(int(time.time()) + MARKER_TTL_SECONDS),
+                                **(attributes or {}),
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
                     {
@@ -93,9 +130,9 @@ class DynamoRunLedger:
                 raise
             reasons = error.response.get("CancellationReasons") or []
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False  # the marker exists: counted before
+                return reasons[0].get("Item") or {"pk": _s(marker)}  # the marker exists: counted before
             raise
-        return True
+        return None
 
     # ------------------------------------------------------------------ AppFlow's side
     def record_report(self, report: FlowRunReport) -> None:

@@ -29,6 +29,11 @@ def rejected_record(chunk: Chunk, offset: int, record: Any, error: RecordRejecte
     return entry
 
 
+def rejected_message(body: str, reason: str) -> dict[str, Any]:
+    """A chunk message that cannot be read (not JSON, a required field missing): the message itself is kept."""
+    return {"kind": "unreadable-message", "field": None, "reason": f"chunk message: {reason}", "message": body}
+
+
 def _base(chunk: Chunk, offset: int, kind: str, field: str | None, reason: str) -> dict[str, Any]:
     return {
         "source": chunk.uri,
