@@ -7,6 +7,7 @@ from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
@@ -16,7 +17,12 @@ from appflow_ingest.settings import Settings
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 applier = ChangeApplier(
-    merger=DynamoEntityMerger(clients.dynamodb, settings.entity_table),
+    merger=DynamoEntityMerger(
+        clients.dynamodb,
+        settings.entity_table,
+        # Records too large for one item keep their body in S3 (read to merge, written before the item).
+        S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None,
+    ),
     marks=DynamoResyncMarks(clients.dynamodb, settings.require_ledger_table()),
     publisher=EventBridgePublisher(clients.events, settings.event_bus_name),
     rejected=S3Quarantine(clients.s3, settings.quarantine_bucket),
@@ -29,6 +35,7 @@ applier = ChangeApplier(
         {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
         masking_key=settings.masking_key,
     ),
+    max_version_skew_ms=settings.max_version_skew_seconds * 1000,
 )
 
 

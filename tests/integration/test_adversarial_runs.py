@@ -674,17 +674,20 @@ def test_json_lines_whose_first_line_is_an_array_are_read_line_by_line(case):
 
 # ------------------------------------------------------------------------------------------ sizes
 @landed_together
-def test_a_record_too_large_for_a_dynamodb_item_is_quarantined_and_the_rest_of_its_file_is_ingested(case):
+def test_a_record_too_large_for_a_dynamodb_item_is_stored_in_full_with_its_body_in_s3(case):
     records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="x" * 50) for n in range(3)]
     huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description="ü" * 220_000)  # 440 KB of UTF-8
     key = case.key(ACCOUNTS, "part-0")
     # CSV: one chunk (a 440 KB JSON line would span hundreds of this stack's 2 KiB chunks)
     body = csv_text(records[:1] + [huge] + records[1:])
-    case.land(key, body, records)
+    case.land(key, body, records[:1] + [huge] + records[1:])
     yield
-    assert case.counts() == (4, 3, 0, 1)
-    case.assert_newest_wins()
-    entry = quarantine_entry(case, key, len(csv_text(records[:1])), None)
-    assert "400 KB" in entry["reason"] and entry["record"]["Id"] == case.id(9)
+    assert case.counts() == (4, 4, 0, 0)  # read, written, stale, quarantined
+    case.assert_newest_wins()  # local dump shows the full record: read from its body in S3
+    (event,) = [e for e in case.record_events() if e["detail"]["id"] == case.id(9)]
+    assert event["detail"]["record"] is None
+    ref = event["detail"]["record_ref"]
+    body = case.shared.emulator.s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
+    assert json.loads(body)["Description"] == "ü" * 220_000  # the consumer resolves the reference
     run = case.runs()[case.execution()]
-    assert (run["read"], run["written"], run["quarantined"]) == (4, 3, 1)
+    assert (run["read"], run["written"], run["quarantined"]) == (4, 4, 0)
