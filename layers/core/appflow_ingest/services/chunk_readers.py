@@ -190,7 +190,9 @@ def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int, broken: Br
 
     while True:
         try:
-            block = decompressed.read(DECOMPRESSED_BLOCK)
+            # read1: at most one read of the compressed stream. read() fills all 8 MiB through a
+            # BufferedReader and, when the stream breaks, raises and drops what it had decoded.
+            block = decompressed.read1(DECOMPRESSED_BLOCK)
         except BROKEN_STREAM_ERRORS as error:
             tail = b"".join(held)
             broken.error, broken.offset, broken.tail = error, position - len(tail), tail
