@@ -76,6 +76,8 @@ def read_json_document(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem
 
 def read_gzip_json_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     """Gzip is read front to back; offsets are in decompressed bytes, so a hand-over skips forward."""
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([corrupt])
     broken = BrokenStream(chunk)
     blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
     return _then_break(decode_json_lines(iter_owned_lines(blocks, chunk.start, 2**63)), broken)
@@ -96,6 +98,8 @@ def read_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
 
 def read_gzip_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     """Gzip CSV is read as one stream; offsets are in decompressed bytes."""
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([corrupt])
     broken = BrokenStream(chunk)
     blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
     lines = iter_owned_lines(blocks, chunk.start, 2**63)
@@ -103,6 +107,35 @@ def read_gzip_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     header_blocks = _decompressed_blocks(chunk, source, 0, BrokenStream(chunk)) if chunk.start > 0 else None
     header = iter_owned_lines(header_blocks, 0, 2**63) if header_blocks is not None else None
     return _then_break(_decode_csv(iter_csv_records(lines), header), broken)
+
+
+def corrupt_gzip(chunk: Chunk, source: ChunkBytes) -> Undecodable | None:
+    """Decompress the whole stream once, without keeping it: the one entry of a *corrupt* file, or None.
+
+    Cut short (EOFError), what deflate decoded before the cut is exact and is ingested. Corrupt
+    (a checksum that fails, invalid deflate data), it is not: deflate decodes garbage from the
+    damaged byte on, and gzip can tell only at the end of the stream. Measured on a file with bytes
+    inserted mid-stream: garbled lines that parsed as records with ids no one sent, written before
+    the checksum failed. So a corrupt file is checked first, and nothing of it is ingested: one
+    quarantine entry. The cost is one more decompression of gzip files (not an AppFlow format).
+    """
+    raw = _CountingReader(source.stream(chunk))
+    decompressed = gzip.GzipFile(fileobj=raw)
+    position = 0
+    try:
+        while block := decompressed.read1(DECOMPRESSED_BLOCK):
+            position += len(block)
+    except EOFError:
+        return None  # cut short: the second pass keeps what came before the cut
+    except BROKEN_STREAM_ERRORS as error:
+        return Undecodable(
+            0,
+            b"",
+            f"expected a gzip stream that decompresses: it is corrupt ({type(error).__name__}: {error}, found after "
+            f"{position} decompressed bytes, {raw.count} of the file's {chunk.size} bytes read); gzip can tell "
+            "corrupt data only at the end of a stream, so nothing of this file was ingested",
+        )
+    return None
 
 
 def _then_break(items: Iterator[DecodedItem], broken: BrokenStream) -> Iterator[DecodedItem]:
@@ -287,6 +320,8 @@ def read_chunk_batches(chunk: Chunk, source: ChunkBytes, max_records: int) -> It
         blocks = source.blocks(chunk, read_start(chunk.start), chunk.end)
         return _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, chunk.end), max_records)
     if chunk.format == JSON_LINES + GZIP_SUFFIX:
+        if (corrupt := corrupt_gzip(chunk, source)) is not None:
+            return iter([DecodedBatch(0, [], [corrupt], [], [])])
         broken = BrokenStream(chunk)
         blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
         batches = _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, 2**63), max_records)
