@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -688,6 +689,7 @@ def test_a_record_too_large_for_a_dynamodb_item_is_stored_in_full_with_its_body_
     case.assert_newest_wins()  # local dump shows the full record: read from its body in S3
     (event,) = [e for e in case.record_events() if e["detail"]["id"] == case.id(9)]
     assert event["detail"]["record"] is None
+    jsonschema.validate(event, json.loads((TEMPLATE.parent / "schemas" / "record-changed.schema.json").read_text()))
     ref = event["detail"]["record_ref"]
     body = case.shared.emulator.s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
     assert json.loads(body)["Description"] == "ü" * 220_000  # the consumer resolves the reference
