@@ -169,3 +169,15 @@ def test_the_body_bucket_expires_only_superseded_bodies_after_the_grace_period()
     assert expire["TagFilters"] == [{"Key": "superseded", "Value": "true"}] and "Prefix" not in expire
     assert expire["ExpirationInDays"] == {"Ref": "SupersededBodyRetentionDays"}
     assert template["Parameters"]["SupersededBodyRetentionDays"]["Default"] == 14
+
+
+def test_local_mode_provisions_the_body_bucket_with_its_lifecycle_rule(moto_endpoint, stack_name):
+    from appflow_local.emulator import Emulator
+    from appflow_local.provision import provision
+    from appflow_local.template import Template
+
+    emulator = Emulator(moto_endpoint)
+    stack = provision(Template.load(TEMPLATE), emulator, stack_name=stack_name)
+    rules = emulator.s3.get_bucket_lifecycle_configuration(Bucket=str(stack.attribute("RecordBodyBucket")))["Rules"]
+    (expire,) = [r for r in rules if "Expiration" in r]
+    assert expire["Filter"] == {"Tag": {"Key": "superseded", "Value": "true"}} and expire["Expiration"]["Days"] == 14
