@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -309,7 +310,12 @@ class Run:
 
 @pytest.fixture
 def hand_over_every(monkeypatch) -> Callable[[Profile], None]:
-    """Make the ingest function hand over deterministically: batches of N records, out of time after the first."""
+    """Make the ingest function hand over deterministically, and a retry later than its first attempt.
+
+    Batches of N records; the first attempt of a chunk runs out of time at its second batch, the
+    k-th attempt at its (k+1)-th: a retry that ignored the hand-over its first attempt recorded
+    would hand over from another offset (what issue 10 saw: more chunks finished than planned).
+    """
 
     def apply(profile: Profile) -> None:
         if profile.hand_over_every is None:
@@ -318,7 +324,15 @@ def hand_over_every(monkeypatch) -> Callable[[Profile], None]:
         monkeypatch.setattr(
             ChunkIngester.__init__, "__kwdefaults__", {**defaults, "batch_size": profile.hand_over_every}
         )
-        monkeypatch.setattr(ChunkIngester, "_out_of_time", lambda self, remaining_ms: True)
+        attempts: Counter[str] = Counter()
+        ingest = ChunkIngester.ingest
+
+        def ingest_with_a_clock(self: ChunkIngester, chunk: Any, remaining_ms: Any = None) -> Any:
+            attempts[chunk.id] += 1
+            plenty = iter([10**9] * (attempts[chunk.id] - 1))
+            return ingest(self, chunk, lambda: next(plenty, 0))
+
+        monkeypatch.setattr(ChunkIngester, "ingest", ingest_with_a_clock)
 
     return apply
 
