@@ -189,7 +189,9 @@ CRASH_POINTS = [
         "between two aggregate transactions",
         lambda: Fault("TransactWriteItems", lambda p: _table(p, "DerivedTable"), nth=1, after=True),
     ),
-    CrashPoint("in the hand-over, before queueing the remainder", lambda: Fault("SendMessageBatch", _remainder), HAND_OVER),
+    CrashPoint(
+        "in the hand-over, before queueing the remainder", lambda: Fault("SendMessageBatch", _remainder), HAND_OVER
+    ),
     CrashPoint(
         "in the hand-over, after queueing the remainder",
         lambda: Fault("SendMessageBatch", _remainder, after=True),
