@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from appflow_ingest.domain.salesforce_ids import canonical_id, is_canonical_18, standard_object_for_id
+from appflow_ingest.domain.salesforce_ids import _CASE_BY_SUFFIX, _UPPER_BYTES, canonical_id, standard_object_for_id
 from appflow_ingest.domain.timestamps import EPOCH, MILLISECOND, InvalidTimestamp, parse_iso, to_epoch_millis, to_iso
 
 # DynamoDB's limit on a partition key value, in UTF-8 bytes: the entity key (``<object>#<id>``) must
@@ -191,6 +191,7 @@ def to_record_versions(
     append = versions.append
     make = tuple.__new__  # RecordVersion(...) goes through a Python-level __new__: 2-3x the cost
     rejected: list[tuple[int, Any, RecordRejected]] = []
+    upper, case_by_suffix = _UPPER_BYTES, _CASE_BY_SUFFIX  # salesforce_ids.is_canonical_18, inlined
     for index, record in enumerate(records):
         if type(record) is dict:
             raw_id = record.get(id_field)
@@ -212,7 +213,7 @@ def to_record_versions(
                     and (not_after is None or millis <= not_after)
                     and len(raw_id) == 18
                     and raw_id.isalnum()
-                    and is_canonical_18(raw_id)
+                    and raw_id.encode().translate(upper) == case_by_suffix[raw_id[15:]]
                 ):
                     record_id = raw_id
                     attributes = record.pop("attributes", None)
