@@ -271,7 +271,7 @@ class Run:
 
     def deliver_duplicates(self) -> None:
         """What SQS, S3 and AppFlow may deliver twice: a chunk message, a file's notification, the End reports."""
-        landed = self.files[0]
+        landed = self.files[1]  # the smaller file: each of its chunks is delivered again
         head = self.emulator.s3.head_object(Bucket=self.bucket, Key=landed.key)
         notification = {
             "version": "0", "id": str(uuid.uuid4()), "detail-type": "Object Created", "source": "aws.s3",
