@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check", action="store_true", help="only tell whether samconfig.toml is up to date (exit 1 if not)"
     )
+    p = config.add_parser(
+        "template",
+        help="write template.yaml with the parameters the configuration sets as defaults (for sam validate --lint)",
+    )
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--out", type=Path, required=True, help="where to write the template (JSON)")
+    p.add_argument("--template", type=Path, default=None)
     p = config.add_parser("push", help="put the configuration in SSM Parameter Store for a deployed stack")
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--stack-name", required=True)
@@ -179,9 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config_path=args.config,
             )
         if args.command == "config":
-            return {"check": cmd_config_check, "render": cmd_config_render, "push": cmd_config_push}[
-                args.config_command
-            ](args)
+            return {
+                "check": cmd_config_check,
+                "render": cmd_config_render,
+                "push": cmd_config_push,
+                "template": cmd_config_template,
+            }[args.config_command](args)
         handler = {
             "provision": cmd_provision,
             "replay": cmd_replay,
@@ -297,6 +308,22 @@ def cmd_config_render(args: argparse.Namespace) -> int:
         return 0
     args.samconfig.write_text(rendered)
     print(f"{args.samconfig} [{args.env}]: parameters rendered from {args.file}")
+    return 0
+
+
+def cmd_config_template(args: argparse.Namespace) -> int:
+    """The template as the environment deploys it: cfn-lint sees its flows (a parameter's value is
+    invisible to it, a default is not), the Fn::ForEach loops left to cfn-lint to expand."""
+    from appflow_local.configuration import stack_parameters
+
+    config = load_configuration(args.file)
+    template = Template.load(args.template or default_template_path())
+    document = json.loads(json.dumps(template.source))
+    for name, value in stack_parameters(config, args.stack_name).items():
+        document["Parameters"][name]["Default"] = value
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"wrote {args.out}: {template.path.name} with {args.file}'s parameters as defaults")
     return 0
 
 

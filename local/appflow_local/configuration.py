@@ -348,17 +348,32 @@ RENDERED_BEGIN = "# --- rendered from {path} by `appflow-ingest config render`: 
 RENDERED_END = "# --- end of rendered parameters ---"
 
 
+RENDERED_COMMANDS = ("deploy", "sync")  # the sam commands that take the stack's parameters
+
+
 def render_samconfig(samconfig: str, env: str, config: Configuration, stack_name: str) -> str:
-    """samconfig.toml with ``[<env>.deploy.parameters] parameter_overrides`` set from the configuration."""
+    """samconfig.toml with ``parameter_overrides`` of ``[<env>.deploy.parameters]`` (and of
+    ``[<env>.sync.parameters]`` when present) set from the configuration; other settings kept."""
     begin = RENDERED_BEGIN.format(path=config.path.as_posix())
-    block = f"{begin}\nparameter_overrides = {json.dumps(overrides_text(stack_parameters(config, stack_name)))}\n{RENDERED_END}\n"
-    section = f"[{env}.deploy.parameters]"
-    if section not in samconfig:
-        raise ValueError(f"samconfig.toml has no {section} section")
-    start = samconfig.index(section) + len(section) + 1
-    following = samconfig.find("\n[", start)
-    end = len(samconfig) if following == -1 else following + 1
-    body = samconfig[start:end]
-    body = re.sub(r"# --- rendered from .*?# --- end of rendered parameters ---\n", "", body, flags=re.S)
-    body = re.sub(r"^parameter_overrides = .*\n", "", body, flags=re.M)
-    return samconfig[:start] + body.rstrip("\n") + "\n" + block + ("\n" if following != -1 else "") + samconfig[end:]
+    overrides = json.dumps(overrides_text(stack_parameters(config, stack_name)))
+    block = f"{begin}\nparameter_overrides = {overrides}\n{RENDERED_END}\n"
+    if f"[{env}.deploy.parameters]" not in samconfig:
+        raise ValueError(f"samconfig.toml has no [{env}.deploy.parameters] section")
+    for command in RENDERED_COMMANDS:
+        section = f"[{env}.{command}.parameters]"
+        if section not in samconfig:
+            continue
+        start = samconfig.index(section) + len(section) + 1
+        following = samconfig.find("\n[", start)
+        end = len(samconfig) if following == -1 else following + 1
+        body = re.sub(
+            r"# --- rendered from .*?# --- end of rendered parameters ---\n", "", samconfig[start:end], flags=re.S
+        )
+        lines = [line for line in body.splitlines(keepends=True) if not line.startswith("parameter_overrides = ")]
+        # After the section's last setting: comments and blank lines that follow belong to the next section.
+        last = max(
+            (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), default=-1
+        )
+        lines.insert(last + 1, block)
+        samconfig = samconfig[:start] + "".join(lines) + samconfig[end:]
+    return samconfig
