@@ -120,6 +120,19 @@ def test_the_landing_bucket_admits_appflow_only_for_this_account_and_the_configu
     ]
 
 
+def test_every_function_may_read_the_configuration_it_parses_at_cold_start():
+    template, resolver = _deployed("dev.yaml")
+    policy = template.resources["ConfigReadPolicy"]
+    assert resolver.condition(policy["Condition"])
+    # The roles SAM makes for each function (<Function>Role): every function, none forgotten.
+    assert sorted(role["Ref"] for role in policy["Properties"]["Roles"]) == sorted(
+        f"{f.logical_id}Role" for f in template.functions()
+    )
+    [statement] = resolver.resolve(policy["Properties"]["PolicyDocument"])["Statement"]
+    assert statement["Action"] == "ssm:GetParametersByPath"
+    assert statement["Resource"][1].endswith(":parameter/appflow-ingest-dev/configuration/*")
+
+
 def test_no_custom_resource_activates_anything():
     kinds = {
         resource.get("Type", "") for resource in TEMPLATE.source["Resources"].values() if isinstance(resource, dict)
