@@ -1,5 +1,6 @@
 """Rederive: the daily schedule -> the wallet passes a promotion's start or end changes, derived again on the day."""
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appflow_ingest.adapters.aws_clients import AwsClients
@@ -22,5 +23,6 @@ rederiver = (
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     if rederiver is None:  # no wallet in this deployment: nothing is ever due
+        metrics.add_metric(name="PassesDue", unit=MetricUnit.Count, value=0)
         return {"due": 0, "rederived": 0}
     return rederive_passes(event, rederiver=rederiver, remaining_ms=context.get_remaining_time_in_millis)
