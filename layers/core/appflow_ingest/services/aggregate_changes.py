@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
 from appflow_ingest.domain.wallet import Aggregate, Contribution, WalletConfig, contribution_of, derive_pass
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
@@ -211,6 +211,7 @@ def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> Sour
 def aggregate_changes(event: Mapping[str, Any], *, aggregator: WalletAggregator) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
     changes: list[SourceChange] = []
     failed_at: str | None = None
     for record in records:

@@ -24,7 +24,7 @@ from appflow_ingest.domain.chunks import Chunk, LandedObject
 from appflow_ingest.domain.landing_keys import LandingKey
 from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
 from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 
 class RunLedger(Protocol):
@@ -110,6 +110,7 @@ class RunTracker:
             metrics.add_metric(name="RunReportsRejected", unit=MetricUnit.Count, value=1)
             logger.error("run report rejected", extra={"reason": str(error), "event_id": event.get("id")})
             return ReportOutcome(None, recorded=False, ignored=str(error))
+        correlate(flow=report.flow_name, execution_id=report.execution_id, event_id=report.event_id)
         if report.destination and report.destination != "S3":
             return self._ignore(report, f"destination {report.destination}, not S3")
         if self._landing_bucket and report.destination_bucket and report.destination_bucket != self._landing_bucket:
@@ -139,7 +140,7 @@ class RunTracker:
         self._ledger.mark_published(execution_id, settlement.signature, settlement.outcome, list(settlement.reasons))
         state.outcome, state.reasons = settlement.outcome, list(settlement.reasons)
         metric = "RunsReconciled" if settlement.outcome == COMPLETED else "RunsIncomplete"
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        emit_counts({metric: 1}, flow=state.flow_name)  # per flow: RunsIncompleteAlarm groups by it
         log = logger.info if settlement.outcome == COMPLETED else logger.warning
         log("flow run settled", extra={"execution_id": execution_id, "outcome": settlement.outcome,
                                         "reasons": list(settlement.reasons)})  # fmt: skip
