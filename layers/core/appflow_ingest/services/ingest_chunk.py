@@ -118,16 +118,23 @@ class ChunkIngester:
 
     def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
         report = ChunkReport(chunk=chunk.id)
-        correlate(flow=chunk.landing.flow_name, execution_id=chunk.landing.execution_id, chunk_id=chunk.id)
+        correlate(
+            flow=chunk.landing.flow_name,
+            execution_id=chunk.landing.execution_id,
+            chunk_id=chunk.id,
+            reingestion=chunk.reingestion,
+        )
         rejects: list[dict[str, Any]] = []
         try:
             self._ingest(chunk, remaining_ms, report, rejects)
         except ObjectChanged as changed:
             report.superseded = True
             logger.warning("chunk superseded", extra={"chunk": chunk.id, "reason": str(changed)})
-        if rejects:
+        if rejects or chunk.reingestion:
+            # A re-ingested range overwrites its earlier entries, emptied when the fix let every record through.
             report.quarantine = self._quarantine.put(chunk, rejects)
             report.quarantined = len(rejects)
+        if rejects:
             logger.warning(
                 "records quarantined",
                 extra={

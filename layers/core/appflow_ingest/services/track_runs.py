@@ -32,6 +32,9 @@ class RunLedger(Protocol):
     def chunk_finished(
         self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
     ) -> bool: ...
+    def reingested_chunk_finished(
+        self, execution_id: str, reingestion: str, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool: ...
     def record_report(self, report: FlowRunReport) -> None: ...
     def read(self, execution_id: str) -> RunState: ...
     def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None: ...
@@ -95,6 +98,10 @@ class RunTracker:
             "stale": report.stale,
             "quarantined": report.quarantined,
         }
+        if chunk.reingestion:
+            # A re-ingestion's counts are its own: the run's (what AppFlow's files gave first) stay as settled.
+            self._ledger.reingested_chunk_finished(execution_id, chunk.reingestion, chunk.id, counts)
+            return
         if not self._ledger.chunk_finished(execution_id, chunk.landing.flow_name, chunk.id, counts):
             metrics.add_metric(name="ChunksCountedBefore", unit=MetricUnit.Count, value=1)
             logger.info("chunk already counted for its run", extra={"chunk": chunk.id})
