@@ -276,6 +276,8 @@ def _read_stream(target: Target, stream_arn: str, shard: str, start: str, end: s
     """The records ``start..end`` of the shard, or None when the stream no longer holds them."""
     streams = target.client("dynamodbstreams")
     try:
+        if shard not in _shards(streams, stream_arn):
+            return None  # a stream drops a shard 24 hours after it closed
         iterator = streams.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=start
         )["ShardIterator"]
@@ -299,6 +301,17 @@ def _read_stream(target: Target, stream_arn: str, shard: str, start: str, end: s
         ):
             return None
         raise
+
+
+def _shards(streams: Any, stream_arn: str) -> set[str]:
+    shards: set[str] = set()
+    request: dict[str, Any] = {"StreamArn": stream_arn}
+    while True:
+        description = streams.describe_stream(**request)["StreamDescription"]
+        shards.update(shard["ShardId"] for shard in description["Shards"])
+        if not description.get("LastEvaluatedShardId"):
+            return shards
+        request["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
 
 
 def _invoke_with_records(functions: StackFunctions, function: str, records: list[dict[str, Any]]) -> None:
