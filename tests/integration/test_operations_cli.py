@@ -112,7 +112,9 @@ def test_quarantine_lists_exactly_what_the_replay_quarantined(capsys, replayed):
     # And filters and the summary agree with them
     code, out, _ = cli(capsys, "quarantine", "--endpoint-url", endpoint, "--stack", stack, "--field", "Id")
     assert [e["offset"] for e in json_lines(out)] == [o for o, f in bad.items() if f == "Id"]
-    code, out, _ = cli(capsys, "quarantine", "--endpoint-url", endpoint, "--stack", stack, "--reason", "one JSON object per line")
+    code, out, _ = cli(
+        capsys, "quarantine", "--endpoint-url", endpoint, "--stack", stack, "--reason", "one JSON object per line"
+    )
     assert [e["kind"] for e in json_lines(out)] == ["undecodable"]
     code, out, _ = cli(capsys, "quarantine", "--endpoint-url", endpoint, "--stack", stack, "--summary")
     groups = json_lines(out)
