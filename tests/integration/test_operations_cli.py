@@ -463,3 +463,19 @@ def test_the_verbs_resolve_a_deployed_stack_through_cloudformation(capsys, moto_
     # A stack that does not exist is one line, exit 2
     code, out, err = cli(capsys, "runs", "--stack", "no-such-stack", "--endpoint-url", moto_endpoint)
     assert code == 2 and out == [] and err.count("\n") == 1 and "no stack 'no-such-stack'" in err
+
+
+def test_every_log_line_of_an_invocation_carries_its_correlation_keys(replayed):
+    _, _, execution_id, _, _, err = replayed
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith('{"level"')]
+    by_function: dict[str, list[dict[str, Any]]] = {}
+    for log in logs:
+        by_function.setdefault(log.get("function_name", "").rsplit("-", 1)[-1], []).append(log)
+    assert by_function["IngestFunction"] and by_function["PlanFunction"] and by_function["PublishFunction"]
+    for log in by_function["IngestFunction"] + by_function["PlanFunction"]:
+        assert (log["flow"], log["execution_id"]) == (FLOW, execution_id), log
+    assert all(
+        log["chunk_id"].endswith("[0:") is False and "@" in log["chunk_id"] for log in by_function["IngestFunction"]
+    )
+    assert all(log["file"].endswith("part-00000.jsonl") for log in by_function["PlanFunction"])
+    assert all("first_sequence_number" in log for log in by_function["PublishFunction"])
