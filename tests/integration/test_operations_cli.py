@@ -471,11 +471,10 @@ def test_every_log_line_of_an_invocation_carries_its_correlation_keys(replayed):
     by_function: dict[str, list[dict[str, Any]]] = {}
     for log in logs:
         by_function.setdefault(log.get("function_name", "").rsplit("-", 1)[-1], []).append(log)
-    assert by_function["IngestFunction"] and by_function["PlanFunction"] and by_function["PublishFunction"]
+    assert by_function["IngestFunction"] and by_function["PlanFunction"]
     for log in by_function["IngestFunction"] + by_function["PlanFunction"]:
         assert (log["flow"], log["execution_id"]) == (FLOW, execution_id), log
-    assert all(
-        log["chunk_id"].endswith("[0:") is False and "@" in log["chunk_id"] for log in by_function["IngestFunction"]
-    )
+    assert all(f"{execution_id}/part-00000.jsonl@" in log["chunk_id"] for log in by_function["IngestFunction"])
     assert all(log["file"].endswith("part-00000.jsonl") for log in by_function["PlanFunction"])
-    assert all("first_sequence_number" in log for log in by_function["PublishFunction"])
+    # The stream consumers log only what goes wrong; such a line names its batch.
+    assert all("first_sequence_number" in log for log in by_function.get("PublishFunction", []))
