@@ -123,7 +123,7 @@ def run_demo(
         reasons = quarantine_summary(emulated_target(endpoint_url, stack, template))
 
         _print_summary(summary, elapsed, len(run.files), len(stored), len(events), problems, quarantine, log_path)
-        _print_quarantine(reasons, endpoint_url)
+        _print_quarantine(reasons, endpoint_url, keep)
         _print_runs(runs)
         _print_passes(passes, events)
         if keep:
@@ -138,16 +138,18 @@ def quarantine_summary(target: Any) -> list[dict[str, Any]]:
     return summary(entries(target))
 
 
-def _print_quarantine(reasons: list[dict[str, Any]], endpoint_url: str) -> None:
+def _print_quarantine(reasons: list[dict[str, Any]], endpoint_url: str, keep: bool) -> None:
     print()
     print("Quarantine (why records were set aside)")
     if not reasons:
         print("  nothing was quarantined")
     for group in reasons:
         print(f"  {group['count']:>4}  {group['flow_name'] or '-':<24}{group['field'] or '-'}: {group['reason']}")
-    if reasons:
+    if reasons and keep:
+        print(f"  each entry: appflow-ingest quarantine --endpoint-url {endpoint_url}")
+    elif reasons:
         print(
-            f"  each entry: appflow-ingest quarantine --endpoint-url {endpoint_url}  (while the emulator runs: --keep)"
+            "  each entry, with its file and byte offset: `appflow-ingest demo --keep`, then `appflow-ingest quarantine`"
         )
 
 
