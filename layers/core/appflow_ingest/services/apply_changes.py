@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
@@ -30,7 +32,7 @@ from appflow_ingest.domain.salesforce_changes import (
     s3_pointer,
     unwrap_pointed_event,
 )
-from appflow_ingest.observability import correlate, emit_counts, logger
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 MAX_ATTEMPTS = 25
 WHOLE_OBJECT = "*"
@@ -113,6 +115,8 @@ class ChangeApplier:
         event_id = str(event.get("id") or "")
         report = ChangeReport(event_id=event_id)
         correlate(event_id=event_id)
+        # Every event, whatever becomes of it, at service level (the per-object counts follow in _emit).
+        metrics.add_metric(name="ChangeEventsReceived", unit=MetricUnit.Count, value=1)
         detail = event.get("detail")
         if not isinstance(detail, Mapping):
             return self._reject(event, report, "detail", f"event {event_id}: field 'detail': expected an object")
