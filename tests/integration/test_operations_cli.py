@@ -224,10 +224,10 @@ def test_dead_letters_and_redrive_of_chunk_messages(capsys, replayed):
     # When the user looks at the dead letters
     code, out, _ = cli(capsys, "dead-letters", "--endpoint-url", endpoint, "--stack", stack)
     queues = {q["queue"]: q for q in json_lines(out)}
-    assert set(queues) == {
+    assert {
         "ChunkDeadLetterQueue", "PlanDeadLetterQueue", "ChangesDeadLetterQueue", "RunsDeadLetterQueue",
         "PublishFailureQueue", "AggregateFailureQueue",
-    }  # fmt: skip
+    } <= set(queues)  # fmt: skip
     held = queues["ChunkDeadLetterQueue"]
     assert held["kind"] == "chunk-messages" and held["messages"] == 1 and held["oldest_age_seconds"] is not None
     assert held["sample"][0]["execution_id"] == execution_id and key in held["sample"][0]["chunk"]

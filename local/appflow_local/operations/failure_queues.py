@@ -4,8 +4,9 @@ Three kinds, each sent back its own way (``redrive``):
 
 - ``chunk-messages``: the dead-letter queue of an SQS queue (its ``RedrivePolicy``): messages that
   kept failing, moved back to that queue.
-- ``eventbridge-events``: a rule's ``DeadLetterConfig`` or a function's ``DeadLetterQueue``: the
-  events themselves, sent back to the function the rule feeds (asynchronously, as the rule would).
+- ``eventbridge-events``: a rule's (or a schedule's) ``DeadLetterConfig`` or a function's
+  ``DeadLetterQueue``: the events themselves, sent back to the function the rule feeds
+  (asynchronously, as the rule would).
 - ``stream-batches``: a stream event source's ``OnFailure`` destination: pointers to a range of
   stream records, re-read from the stream (or re-derived from the table once the stream has
   dropped them) and handed to the function again.
@@ -80,7 +81,7 @@ def failure_queues(template: Template) -> dict[str, FailureQueue]:
         if dead_letter is not None and function.logical_id not in dead_letter.functions:
             dead_letter.functions.append(function.logical_id)
         for event in function.events:
-            if event.type in ("EventBridgeRule", "CloudWatchEvent"):
+            if event.type in ("EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2"):
                 target = queue(
                     _logical_id((event.properties.get("DeadLetterConfig") or {}).get("Arn")), EVENTBRIDGE_EVENTS
                 )

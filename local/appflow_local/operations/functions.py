@@ -45,8 +45,9 @@ class StackFunctions:
         """Hand an event to a function as its rule would: Lambda's retries and dead-letter queue apply."""
         if self.target.emulated is not None:
             delivery = next((d for d in self.target.emulated.deliveries if d.function == logical_id), None)
-            if delivery is None:
-                raise OperationFailed(f"{logical_id} has no EventBridge rule in this stack to deliver through")
+            if delivery is None:  # a schedule's target: locally nothing delivers it, so it is invoked here
+                self.invoke(logical_id, event)
+                return
             self.target.client("sqs").send_message(QueueUrl=delivery.queue_url, MessageBody=json.dumps(event))
             return
         self.target.client("lambda").invoke(
