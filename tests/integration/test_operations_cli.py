@@ -478,3 +478,27 @@ def test_every_log_line_of_an_invocation_carries_its_correlation_keys(replayed):
     assert all(log["file"].endswith("part-00000.jsonl") for log in by_function["PlanFunction"])
     # The stream consumers log only what goes wrong; such a line names its batch.
     assert all("first_sequence_number" in log for log in by_function.get("PublishFunction", []))
+
+
+def test_reingest_reads_the_flows_from_the_pushed_configuration(capsys, moto_endpoint, stack_name, tmp_path):
+    # Given a stack configured by a configuration file (flows in SSM, FlowObjects left empty)
+    repo = Path(__file__).resolve().parents[2]
+    code, _, err = cli(
+        capsys, "local", "provision", "--endpoint-url", moto_endpoint, "--stack-name", stack_name,
+        "--config", str(repo / "config/demo.yaml"),
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "accounts.jsonl"
+    path.write_bytes(json.dumps({**GOOD[0], "Id": "0015g00000AbCdEAAZ"}).encode() + b"\n")
+    execution_id = str(uuid.uuid4())
+    argv = ["local", "replay", "--endpoint-url", moto_endpoint, "--stack-name", stack_name]
+    code, out, err = cli(capsys, *argv, "--flow", "salesforce-account", "--execution-id", execution_id, str(path))
+    assert code == 0, err
+
+    # When its run is re-ingested, the file is planned with the flow's configuration and written stale
+    code, out, err = cli(
+        capsys, "reingest", "--endpoint-url", moto_endpoint, "--stack", stack_name, "--execution-id", execution_id
+    )
+    result = json.loads(out[-1])
+    assert code == 0, err
+    assert result["runs"][execution_id]["read"] == 1 and result["runs"][execution_id]["stale"] == 1

@@ -10,6 +10,7 @@ range's quarantine entries are replaced by what the re-ingestion quarantined (no
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -112,10 +113,20 @@ def reingest_scope(
 
 
 def _flow_settings(target: Target) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flows as the functions read them: the configuration pushed to SSM, else FlowObjects."""
+    raw = target.parameters.get("FlowObjects") or "{}"
+    path = target.parameters.get("ConfigParameterPath")
+    if path:
+        from appflow_ingest.adapters.configuration_store import SsmConfigurationStore
+
+        document = SsmConfigurationStore(target.client("ssm"), path, max_age_seconds=0).read()
+        if document is None:
+            raise OperationFailed(f"no configuration under SSM path {path}: run `appflow-ingest config push` first")
+        raw = json.dumps(document.get("flows") or {})
     try:
-        return parse_flow_objects(target.parameters.get("FlowObjects") or "{}")
-    except ConfigurationError:
-        return {}, {}
+        return parse_flow_objects(raw)
+    except ConfigurationError as error:
+        raise OperationFailed(f"the stack's flows cannot be read: {error}") from None
 
 
 class _CollectedChunks:
