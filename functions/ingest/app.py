@@ -56,7 +56,7 @@ def ingest_message(record: SQSRecord, lambda_context: LambdaContext) -> dict:
     return ingester.ingest(chunk, remaining_ms=lambda_context.get_remaining_time_in_millis).as_dict()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
