@@ -73,7 +73,6 @@ def run_demo(
                 "FlowObjects": json.dumps(FLOW_OBJECTS),
                 "ChunkSizeBytes": str(chunk_size),
                 "WalletConfig": "{}",  # members: Account; purchases: won Opportunity by AccountId; Promotion__c
-                "MaskingKey": "demo-masking-key",
             },
         )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
