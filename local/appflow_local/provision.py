@@ -48,12 +48,19 @@ _PASSWORD_OPTIONS = (
 )  # fmt: skip
 
 
-def _without_tls_statements(policy: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy less its statements on ``aws:SecureTransport``: the emulator is reached over plain
-    HTTP, and moto evaluates bucket policies, so they would refuse every local request."""
+# Condition keys moto cannot judge: it denies whenever a Deny statement names them. The emulator
+# is reached over plain HTTP by one user, so the TLS-only and named-reader statements would refuse
+# every local request; they are checked in the template instead (tests/unit/test_template_security.py).
+_UNJUDGED_CONDITION_KEYS = ("aws:SecureTransport", "aws:PrincipalArn")
+
+
+def _emulated_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy less the statements whose conditions moto cannot judge."""
     statements = policy.get("Statement", [])
     statements = [statements] if isinstance(statements, Mapping) else statements
-    kept = [s for s in statements if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+    kept = [
+        s for s in statements if not any(key in json.dumps(s.get("Condition", {})) for key in _UNJUDGED_CONDITION_KEYS)
+    ]
     return {**policy, "Statement": kept}
 
 
@@ -380,13 +387,13 @@ class Provisioner:
         return {"Ref": name, "Arn": arn}
 
     def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
-        policy = _without_tls_statements(props["PolicyDocument"])
+        policy = _emulated_policy(props["PolicyDocument"])
         if policy["Statement"]:
             self.emulator.s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
         return {"Ref": props["Bucket"]}
 
     def _queue_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
-        policy = _without_tls_statements(props["PolicyDocument"])
+        policy = _emulated_policy(props["PolicyDocument"])
         if policy["Statement"]:
             for url in props["Queues"]:
                 self.emulator.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
