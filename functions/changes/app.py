@@ -11,7 +11,7 @@ from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.masking_key import SecretMaskingKey
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
-from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
+from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.settings import Settings
@@ -42,7 +42,7 @@ def applier_for(key: bytes) -> ChangeApplier:
         # The file path's rule sets, applied to the fields each change delivers. New fields are
         # reported by the file path (this function does not write the derived table).
         rules=ObjectRules(
-            {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+            settings.object_rule_sets(),
             masking_key=key,
         ),
     )

@@ -14,7 +14,7 @@ from appflow_ingest.adapters.masking_key import SecretMaskingKey
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
+from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.schema_sightings import SchemaSightings
@@ -44,10 +44,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @lru_cache(maxsize=1)
 def ingester_for(key: bytes) -> ChunkIngester:
-    """The ingester whose rule sets (bound per object in FLOW_OBJECTS) are compiled with this masking
-    key: once per cold start, and again only when the key was rotated."""
+    """The ingester whose rule sets (bound per object: FLOW_OBJECTS or the configuration document)
+    are compiled with this masking key: once per cold start, and again only when the key was rotated."""
     rules = ObjectRules(
-        {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+        settings.object_rule_sets(),
         masking_key=key,
         on_new_field=schema_sightings,
     )

@@ -1,7 +1,10 @@
 """``appflow-ingest``: the demo, and local mode against a running emulator.
 
     appflow-ingest demo
-    appflow-ingest local provision --endpoint-url URL [--parameter-overrides K=V ...]
+    appflow-ingest config check    FILE...
+    appflow-ingest config render   FILE --env ENV [--samconfig samconfig.toml] [--check]
+    appflow-ingest config push     FILE --stack-name NAME [--endpoint-url URL]
+    appflow-ingest local provision --endpoint-url URL [--config FILE] [--parameter-overrides K=V ...]
     appflow-ingest local replay    --endpoint-url URL --flow NAME [--execution-id ID] FILE...
     appflow-ingest local dump      --endpoint-url URL
     appflow-ingest local events    --endpoint-url URL
@@ -27,6 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from appflow_local.configuration import (
+    ConfigurationFileError,
+    config_parameter_path,
+    load_configuration,
+    push,
+    render_samconfig,
+)
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.progress import ProgressLine
 from appflow_local.provision import provision, sam_env_vars
@@ -70,6 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--chunk-size", type=int, default=64 * 1024, help="ChunkSizeBytes (default: %(default)s)")
     demo.add_argument("--template", type=Path, default=None)
+    demo.add_argument("--config", type=Path, default=None, help="the configuration file (default: config/demo.yaml)")
+
+    config = commands.add_parser("config", help="check, render and push a configuration file").add_subparsers(
+        dest="config_command", required=True
+    )
+    p = config.add_parser("check", help="check configuration files against the schema and each other")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p = config.add_parser("render", help="write the stack parameters it sets into samconfig.toml")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--env", required=True, help="the samconfig.toml environment, e.g. dev")
+    p.add_argument("--samconfig", type=Path, default=Path("samconfig.toml"))
+    p.add_argument(
+        "--check", action="store_true", help="only tell whether samconfig.toml is up to date (exit 1 if not)"
+    )
+    p = config.add_parser(
+        "template",
+        help="write template.yaml with the parameters the configuration sets as defaults (for sam validate --lint)",
+    )
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--out", type=Path, required=True, help="where to write the template (JSON)")
+    p.add_argument("--template", type=Path, default=None)
+    p = config.add_parser("push", help="put the configuration in SSM Parameter Store for a deployed stack")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--stack-name", required=True)
+    p.add_argument("--endpoint-url", default=None, help="an emulator (default: AWS, with your credentials)")
+    p.add_argument("--region", default=None)
 
     local = commands.add_parser("local", help="local mode against a running emulator").add_subparsers(
         dest="local_command", required=True
@@ -77,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = local.add_parser("provision", help="create the stack's resources from template.yaml")
     _common(p)
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a configuration file (config/<env>.yaml): checked, then pushed to the stack",
+    )
     p.add_argument("--parameter-overrides", nargs="+", type=_parameter, default=[], metavar="NAME=VALUE")
     p.add_argument("--env-vars-file", type=Path, help="also write a `sam local invoke --env-vars` file here")
     p.add_argument(
@@ -105,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, endpoint_required=False)
     p.add_argument("function", help="logical id (PlanFunction) or short name (plan)")
     p.add_argument("--event", required=True, type=Path, help="the event JSON ('-' for stdin)")
+    p.add_argument("--config", type=Path, default=None, help="a configuration file, for the embedded emulator")
     p.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -140,7 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 chunk_size=args.chunk_size,
                 template_path=args.template,
+                config_path=args.config,
             )
+        if args.command == "config":
+            return {
+                "check": cmd_config_check,
+                "render": cmd_config_render,
+                "push": cmd_config_push,
+                "template": cmd_config_template,
+            }[args.config_command](args)
         handler = {
             "provision": cmd_provision,
             "replay": cmd_replay,
@@ -153,6 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "runs": cmd_runs,
         }[args.local_command]
         return handler(args)
+    except ConfigurationFileError as error:
+        for line in error.lines():
+            print(f"appflow-ingest: {line}", file=sys.stderr)
+        print(
+            "appflow-ingest: the configuration was not used; fix it (docs/configuration.md) and run again",
+            file=sys.stderr,
+        )
+        return 2
     except (StackNotProvisioned, TemplateError) as error:
         print(f"appflow-ingest: {error}", file=sys.stderr)
         return 2
@@ -172,9 +232,7 @@ def _stack(args: argparse.Namespace) -> tuple[Emulator, StackDescription, Templa
 def cmd_provision(args: argparse.Namespace) -> int:
     emulator = _emulator(args)
     template = Template.load(args.template or default_template_path())
-    stack = provision(
-        template, emulator, stack_name=args.stack_name, parameter_overrides=dict(args.parameter_overrides)
-    )
+    stack = provision_with_config(template, emulator, args.stack_name, args.config, dict(args.parameter_overrides))
     if args.env_vars_file:
         container = args.container_endpoint_url or _container_endpoint(args.endpoint_url)
         args.env_vars_file.write_text(
@@ -194,6 +252,88 @@ def cmd_provision(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
+    return 0
+
+
+def provision_with_config(
+    template: Template,
+    emulator: Emulator,
+    stack_name: str,
+    config_path: Path | None,
+    overrides: dict[str, str] | None = None,
+) -> StackDescription:
+    """Provision the stack; with a configuration file, check it first, set the parameters it renders
+    (explicit overrides win) and push it where the functions read it, as `config push` does on AWS."""
+    if config_path is None:
+        return provision(template, emulator, stack_name=stack_name, parameter_overrides=overrides)
+    from appflow_local.configuration import stack_parameters
+
+    config = load_configuration(config_path)  # refused before anything is created
+    parameters = {**stack_parameters(config, stack_name), **(overrides or {})}
+    stack = provision(template, emulator, stack_name=stack_name, parameter_overrides=parameters)
+    pushed = push(config, emulator.ssm, parameters["ConfigParameterPath"])
+    print(f"pushed {config_path} to {parameters['ConfigParameterPath']}: {json.dumps(pushed)}", file=sys.stderr)
+    return stack
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    for path in args.files:
+        config = load_configuration(path)
+        print(f"{path}: ok ({len(config.flows)} flow(s), {len(config.document['objects'])} object(s))")
+    return 0
+
+
+def cmd_config_render(args: argparse.Namespace) -> int:
+    import tomllib
+
+    config = load_configuration(args.file)
+    if not args.samconfig.is_file():
+        print(f"appflow-ingest: {args.samconfig} not found: pass --samconfig", file=sys.stderr)
+        return 2
+    text = args.samconfig.read_text()
+    deploy = tomllib.loads(text).get(args.env, {}).get("deploy", {}).get("parameters", {})
+    if "stack_name" not in deploy:
+        print(f"appflow-ingest: {args.samconfig} has no [{args.env}.deploy.parameters] stack_name", file=sys.stderr)
+        return 2
+    rendered = render_samconfig(text, args.env, config, deploy["stack_name"])
+    if args.check:
+        if rendered != text:
+            print(
+                f"appflow-ingest: {args.samconfig} [{args.env}] is not what {args.file} renders: run "
+                f"`appflow-ingest config render {args.file} --env {args.env}`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.samconfig} [{args.env}]: up to date with {args.file}")
+        return 0
+    args.samconfig.write_text(rendered)
+    print(f"{args.samconfig} [{args.env}]: parameters rendered from {args.file}")
+    return 0
+
+
+def cmd_config_template(args: argparse.Namespace) -> int:
+    """The template as the environment deploys it: cfn-lint sees its flows (a parameter's value is
+    invisible to it, a default is not), the Fn::ForEach loops left to cfn-lint to expand."""
+    from appflow_local.configuration import stack_parameters
+
+    config = load_configuration(args.file)
+    template = Template.load(args.template or default_template_path())
+    document = json.loads(json.dumps(template.source))
+    for name, value in stack_parameters(config, args.stack_name).items():
+        document["Parameters"][name]["Default"] = value
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"wrote {args.out}: {template.path.name} with {args.file}'s parameters as defaults")
+    return 0
+
+
+def cmd_config_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    config = load_configuration(args.file)
+    ssm = boto3.client("ssm", endpoint_url=args.endpoint_url, region_name=args.region)
+    path = config_parameter_path(args.stack_name)
+    print(json.dumps({"path": path, **push(config, ssm, path)}))
     return 0
 
 
@@ -287,9 +427,7 @@ def _invoke_target(args: argparse.Namespace) -> Iterator[tuple[Emulator, StackDe
     with embedded_emulator() as endpoint_url:
         emulator = Emulator(endpoint_url, args.region)
         template = Template.load(args.template or default_template_path())
-        stack = provision(
-            template, emulator, stack_name=args.stack_name, parameter_overrides=dict(args.parameter_overrides)
-        )
+        stack = provision_with_config(template, emulator, args.stack_name, args.config, dict(args.parameter_overrides))
         yield emulator, stack, template
 
 

@@ -9,7 +9,6 @@ goes to stderr, the functions' logs to a file, the summary to stdout.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -20,7 +19,6 @@ from pathlib import Path
 
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.progress import ProgressLine
-from appflow_local.provision import provision
 from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
 from appflow_local.sample_run import (
@@ -34,7 +32,10 @@ from appflow_local.sample_run import (
 )
 from appflow_local.samples import put_envelope
 from appflow_local.stack import StackDescription, landing_bucket
-from appflow_local.template import Template, default_template_path
+from appflow_local.template import DEFAULT_STACK_NAME, Template, default_template_path
+
+# The demo's configuration: the flows below (sample_run.FLOW_OBJECTS), their rule sets, the wallet.
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
 
 
 def _say(text: str) -> None:
@@ -48,8 +49,16 @@ def run_demo(
     seed: int = 7,
     chunk_size: int = 64 * 1024,
     template_path: Path | None = None,
+    config_path: Path | None = None,
 ) -> int:
-    """Run the demo; return 0 when the pipeline drained cleanly and matches the model."""
+    """Run the demo; return 0 when the pipeline drained cleanly and matches the model.
+
+    The stack is configured by a configuration file (config/demo.yaml unless told), checked and
+    pushed as on AWS; its flows are the ones the generated run lands.
+    """
+    from appflow_local.cli import provision_with_config
+
+    config_path = config_path or DEMO_CONFIG
     workdir = Path(tempfile.mkdtemp(prefix="appflow-demo-"))
     run = generate_run(accounts, opportunities, seed=seed)
     for landed in run.files:
@@ -66,20 +75,17 @@ def run_demo(
         _say(f"started the AWS emulator (moto) at {endpoint_url}")
         emulator = Emulator(endpoint_url)
         template = Template.load(template_path or default_template_path())
-        stack = provision(
+        stack = provision_with_config(
             template,
             emulator,
-            parameter_overrides={
-                "FlowObjects": json.dumps(FLOW_OBJECTS),
-                "ChunkSizeBytes": str(chunk_size),
-                "WalletConfig": "{}",  # members: Account; purchases: won Opportunity by AccountId; Promotion__c
-            },
+            DEFAULT_STACK_NAME,
+            config_path,
+            {"ChunkSizeBytes": str(chunk_size)},
         )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
         _say(
-            f"provisioned {len(stack.resources)} resources from {template.path} "
-            f"(FlowObjects: {flows}; "
-            f"chunks of {chunk_size:,} bytes)"
+            f"provisioned {len(stack.resources)} resources from {template.path} with {config_path} "
+            f"(flows: {flows}; chunks of {chunk_size:,} bytes)"
         )
 
         runtime = LocalRuntime(emulator, stack, template, log_sink=log)

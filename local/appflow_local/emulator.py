@@ -69,6 +69,10 @@ class Emulator:
     def kms(self) -> Any:
         return self.client("kms")
 
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")
+
 
 @contextmanager
 def embedded_emulator(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:

@@ -105,10 +105,10 @@ class Provisioner:
         stack_name: str = DEFAULT_STACK_NAME,
         parameter_overrides: Mapping[str, str] | None = None,
     ) -> None:
-        self.template = template
         self.emulator = emulator
         self.stack_name = stack_name
         self.parameters = template.parameter_values(parameter_overrides)
+        self.template = template = template.with_parameters(self.parameters)
         self.resolver = Resolver(template, self.parameters, self._lookup, stack_name=stack_name, region=emulator.region)
         self.resources: dict[str, dict[str, Any]] = {}
         self.skipped: dict[str, str] = {}

@@ -1,8 +1,9 @@
 """Least privilege, verified: each function's role grants exactly what its code and wiring call.
 
 A run that exercises every function's paths (files of three flows with rejects and a hand-over,
-AppFlow's run reports, every kind of change event, the wallet) goes through local mode while
-every AWS call a function makes is recorded against moto. Then, per function:
+AppFlow's run reports, every kind of change event, the wallet and its daily re-derivation), on a
+stack configured by a configuration file pushed to SSM (config/demo.yaml), goes through local
+mode while every AWS call a function makes is recorded against moto. Then, per function:
 
 - every recorded call is granted by the function's role in template.yaml (else: grants too little);
 - every grant of the role is used: by a recorded call, or by the function's wiring, which Lambda
@@ -30,6 +31,8 @@ from typing import Any
 import botocore.client
 import pytest
 
+from appflow_local.cli import provision_with_config
+from appflow_local.demo import DEMO_CONFIG
 from appflow_local.emulator import Emulator
 from appflow_local.provision import provision
 from appflow_local.runtime import LocalRuntime
@@ -65,6 +68,9 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> Iterat
     elif service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):
         queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
         yield Request("sqs:SendMessage", arn.format("sqs", queue))
+    elif service == "dynamodb" and operation in ("Query", "Scan") and params.get("IndexName"):
+        index = f"table/{params['TableName']}/index/{params['IndexName']}"
+        yield Request(f"dynamodb:{operation}", arn.format("dynamodb", index))
     elif service == "dynamodb" and operation in ("PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
         yield Request(f"dynamodb:{operation}", arn.format("dynamodb", f"table/{params['TableName']}"))
     elif service == "dynamodb" and operation == "BatchGetItem":
@@ -89,6 +95,9 @@ def iam_requests(service: str, operation: str, params: dict[str, Any]) -> Iterat
             )
     elif service == "secretsmanager" and operation == "GetSecretValue":
         yield Request("secretsmanager:GetSecretValue", params["SecretId"])
+    elif service == "ssm" and operation == "GetParametersByPath":
+        # Authorized against the path asked for, not the parameters returned (Parameter Store's rule).
+        yield Request("ssm:GetParametersByPath", arn.format("ssm", f"parameter{params['Path']}"))
     else:
         raise AssertionError(f"{service}:{operation} is not mapped to IAM here: add it to iam_requests")
 
@@ -217,6 +226,13 @@ def _run_every_path(emulator: Emulator, stack: StackDescription, template: Templ
     put_envelope(emulator, stack, template, malformed)
     summary = runtime.run_until_drained()
     assert summary.ok, (summary.failed_invocations, summary.as_dict() if hasattr(summary, "as_dict") else summary)
+    # The daily re-derivation, as Scheduler invokes it, on the first day a pass is due.
+    derived = emulator.dynamodb.scan(TableName=str(stack.attribute("DerivedTable")))["Items"]
+    due = sorted(item["next_change"]["S"] for item in derived if "next_change" in item)
+    assert due, "the run left no pass with a next change: the re-derivation would have nothing to do"
+    invocation = runtime.invoke("rederive", {"scheduled_time": f"{due[0]}T00:05:00Z"})
+    assert not invocation.failed, invocation.error
+    assert invocation.result["rederived"] >= 1, invocation.result
 
 
 @pytest.fixture
@@ -233,18 +249,14 @@ def fast_handover_template(tmp_path: Path, template_with_handlers) -> Template:
 def test_each_role_grants_exactly_what_its_function_calls(
     moto_endpoint, stack_name, monkeypatch, fast_handover_template
 ):
-    # Given the stack, with the wallet, rules and a partner event source configured
+    # Given the stack configured by a configuration file (flows, rules and the wallet, pushed to
+    # SSM and read there by every function) and a partner event source
     emulator, template = Emulator(moto_endpoint), fast_handover_template
-    stack = provision(
-        template,
-        emulator,
-        stack_name=stack_name,
-        parameter_overrides={
-            "FlowObjects": json.dumps(FLOW_OBJECTS),
-            "WalletConfig": "{}",
-            "SalesforceEventSourceName": PARTNER_SOURCE,
-        },
+    stack = provision_with_config(
+        template, emulator, stack_name, DEMO_CONFIG, {"SalesforceEventSourceName": PARTNER_SOURCE}
     )
+    assert stack.parameters["ConfigParameterPath"], "the functions must read their configuration from SSM"
+
     functions = {spec.logical_id: spec for spec in template.functions()}
     recorder = CallRecorder({stack.function_name(spec): logical_id for logical_id, spec in functions.items()})
     recorder.install(monkeypatch)

@@ -46,3 +46,7 @@ class AwsClients:
     @cached_property
     def secretsmanager(self) -> Any:
         return self.client("secretsmanager")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")
