@@ -21,7 +21,7 @@ aggregator = (
 bodies = S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -16,7 +16,7 @@ publisher = EventBridgePublisher(clients.events, settings.event_bus_name)
 bodies = S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -27,7 +27,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,12 @@ from typing import Any
 import botocore.client
 import pytest
 
+from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
+from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_local.emulator import Emulator
+from appflow_local.operations.reingest import plan_chunks, reingest, reingest_scope
+from appflow_local.operations.target import resolve_target
 from appflow_local.provision import provision
 from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime
@@ -142,6 +146,13 @@ def _record_changed(params: dict[str, Any]) -> bool:
 
 def _remainder(params: dict[str, Any]) -> bool:
     return any(json.loads(e["MessageBody"]).get("handed_over_from") is not None for e in params.get("Entries", []))
+
+
+def _reingested_remainder(params: dict[str, Any]) -> bool:
+    return any(
+        (body := json.loads(e["MessageBody"])).get("handed_over_from") is not None and body.get("reingestion")
+        for e in params.get("Entries", [])
+    )
 
 
 def _planned(params: dict[str, Any]) -> bool:
@@ -284,6 +295,31 @@ class Run:
         self.report_ends()
         self.drain()
 
+    def reingest(self) -> dict[str, Any]:
+        """Re-ingest the members' run (``appflow-ingest reingest --execution-id``), deliver each of its
+        chunk messages once more, and return the re-ingestion's ledger: its counts and hand-overs."""
+        target = resolve_target(stack=self.stack.stack_name, endpoint_url=self.emulator.endpoint_url)
+        scope = reingest_scope(target, execution_id=ACCOUNTS_RUN)
+        reingestion = reingest(target, scope, note="crash points", drain=False)["reingestion"]
+        self.drain()
+        chunks = [replace(c, reingestion=reingestion) for c in plan_chunks(target, scope)]
+        SqsChunkQueue(self.emulator.sqs, str(self.stack.attribute("ChunkQueue"))).send(chunks)  # duplicates
+        self.drain()
+        table = str(self.stack.attribute("LedgerTable"))
+        counts = DynamoRunLedger(self.emulator.dynamodb, table).reingestion(ACCOUNTS_RUN, reingestion)
+        marker = f"handover#{ACCOUNTS_RUN}#{reingestion}#"
+        hand_overs = sorted(
+            (item["pk"]["S"][len(marker) :], int(item["offset"]["N"]))
+            for page in self.emulator.dynamodb.get_paginator("scan").paginate(TableName=table)
+            for item in page["Items"]
+            if item["pk"]["S"].startswith(marker)
+        )
+        return {
+            "counts": {k: v for k, v in counts.items() if k not in ("reingestion", "requested_at", "files")},
+            # chunk ids name the stack's landing bucket: compared by the rest of the id
+            "hand_overs": [(chunk.split("/", 3)[-1], offset) for chunk, offset in hand_overs],
+        }
+
     def outcome(self) -> dict[str, Any]:
         events = published_events(self.emulator, self.stack)
         ledger = {
@@ -375,3 +411,44 @@ def test_a_killed_invocation_retried_leaves_everything_as_a_run_without_failure(
     assert got["event_ids"] == expected["event_ids"]
     assert got["passes"] == expected["passes"] and got["last_pass_events"] == expected["last_pass_events"]
     assert got["ledger"] == expected["ledger"]
+
+
+REINGESTION_POINTS = [
+    CrashPoint(
+        "a re-ingested chunk's hand-over, before queueing the remainder",
+        lambda: Fault("SendMessageBatch", _reingested_remainder),
+        HAND_OVER,
+    ),
+    CrashPoint(
+        "a re-ingested chunk's hand-over, after queueing the remainder",
+        lambda: Fault("SendMessageBatch", _reingested_remainder, after=True),
+        HAND_OVER,
+    ),
+]
+
+
+@pytest.mark.parametrize("point", REINGESTION_POINTS, ids=lambda p: p.name)
+def test_a_reingested_chunk_killed_in_its_hand_over_hands_over_exactly_and_counts_on_its_reingestion(
+    moto_endpoint, faults, hand_over_every, point
+):
+    # Given a run ingested, then re-ingested (`appflow-ingest reingest`) with no failure: its chunks
+    # hand over like the run's did, recorded and counted on the re-ingestion, never on the run
+    hand_over_every(point.profile)
+    clean = Run(moto_endpoint, point.profile)
+    clean.feed()
+    expected = clean.reingest()
+    assert expected["hand_overs"] and expected["counts"]["chunks_planned"] == expected["counts"]["chunks_finished"]
+    assert expected["counts"]["written"] == 0 and expected["counts"]["read"] > 0  # nothing changed: all stale
+
+    # When a re-ingested chunk dies in its hand-over, is retried, and every chunk message comes twice
+    run = Run(moto_endpoint, point.profile)
+    run.feed()
+    fault = point.fault()
+    faults.append(fault)
+    got = run.reingest()
+    assert fault.fired, f"the crash point was never reached: {point.name}"
+
+    # Then it handed over from the same offsets (the same remainder ids), the re-ingestion's counts
+    # are the failure-free one's, and the run, its records and its events are untouched
+    assert got == expected
+    assert run.outcome() == clean.outcome()

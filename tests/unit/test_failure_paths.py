@@ -4,6 +4,7 @@ how a hand-over and a retry's own writes are counted."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -12,7 +13,11 @@ from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.entity_store import OURS, STALE, WRITTEN, WriteOutcome
 from appflow_ingest.domain.chunks import Chunk, HandOver
+from appflow_ingest.domain.landing_keys import LandingKey
 from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.rules import ObjectRules
+from appflow_ingest.domain.rules.rule_set import Field, RuleSet
+from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 
 FLOW = "sf-accounts"
@@ -184,13 +189,89 @@ def test_a_duplicate_that_reached_further_falls_back_to_the_recorded_offset():
     assert [c.start for c in queue.sent] == [ledger.hand_overs[chunk.id].offset]
 
 
-def test_metrics_of_a_chunk_counted_before_are_zero(monkeypatch):
-    from appflow_ingest.observability import metrics
+def test_metrics_of_a_chunk_counted_before_are_zero(capsys):
+    # The record counts go out as one EMF document per chunk (observability.emit_counts).
+    def records_read() -> list[float]:
+        documents = [orjson.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+        return [value for doc in documents if "RecordsRead" in doc for value in doc["RecordsRead"]]
 
     body = b"".join(line(n) for n in range(3))
     ledger = Ledger()
     ingester(Bytes(body), Store(), Quarantine(), Queue(), ledger).ingest(chunk_of(body))
-    metrics.clear_metrics()
+    assert records_read() == [3.0]
     ingester(Bytes(body), Store(), Quarantine(), Queue(), ledger).ingest(chunk_of(body))  # a duplicate
-    assert metrics.metric_set["RecordsRead"]["Value"] == [0.0]
-    metrics.clear_metrics()
+    assert records_read() == [0.0]
+
+
+# ------------------------------------------------------------------ masked fields in reasons
+# A flow keyed by a field its rules mask (leads keyed by e-mail address, versioned by when consent
+# was signed): the checks made before the rules (the id's characters, the key's size, clock sanity)
+# name the field and the expectation, never the value (docs/security.md).
+LEADS = ObjectConfig("Lead", id_field="Email", version_field="Consent_Signed_At__c")
+LEAD_RULES = ObjectRules(
+    {
+        "Lead": RuleSet(
+            "leads",
+            "Lead",
+            {"Email": Field(mask="hash"), "Consent_Signed_At__c": Field(type="datetime", mask="redact")},
+        )
+    },
+    masking_key=b"unit masking key",
+)
+
+
+def test_reasons_about_a_masked_key_or_version_leave_the_value_out():
+    leads = [
+        {"Email": "ann\x00@example.com", "Consent_Signed_At__c": "2024-04-16T19:00:00Z"},  # a control character
+        {"Email": "b" * 3000 + "@example.com", "Consent_Signed_At__c": "2024-04-16T19:00:00Z"},  # key too long
+        {"Email": "carol@example.com", "Consent_Signed_At__c": "9999-12-31T00:00:00Z"},  # far in the future
+        {"Email": "dave@example.com", "Consent_Signed_At__c": "2024-04-16T19:00:00Z"},
+    ]
+    body = b"".join(orjson.dumps(lead) + b"\n" for lead in leads)
+    quarantine, store = Quarantine(), Store()
+    ingester = ChunkIngester(Bytes(body), store, quarantine, Queue(), {FLOW: LEADS}, LEAD_RULES, batch_size=10)
+    report = ingester.ingest(replace(chunk_of(body), landing=LandingKey(flow_name=FLOW)))
+
+    assert (report.read, report.written, report.quarantined) == (4, 1, 3)
+    assert [entry["field"] for entry in quarantine.entries] == ["Email", "Email", "Consent_Signed_At__c"]
+    for entry in quarantine.entries:
+        assert "not shown: the field is masked" in entry["reason"]
+        assert "example.com" not in entry["reason"] and "9999" not in entry["reason"] and "bbbb" not in entry["reason"]
+        assert entry["record"]["Email"].startswith("hmac-sha256:") and entry["record"]["Consent_Signed_At__c"] == "****"
+    assert "control characters" in quarantine.entries[0]["reason"]
+    assert "2048 bytes" in quarantine.entries[1]["reason"]
+    assert "clock skew" in quarantine.entries[2]["reason"]
+
+
+def test_a_change_event_with_a_masked_version_in_the_future_is_quarantined_without_it():
+    event = {
+        "id": "e-1",
+        "detail-type": "LeadChangeEvent",
+        "detail": {
+            "ChangeEventHeader": {
+                "entityName": "Lead",
+                "changeType": "UPDATE",
+                "recordIds": ["00Q5g00000AbCdEAAZ"],
+                "commitTimestamp": 1713295500000,
+                "changedFields": ["Consent_Signed_At__c"],
+            },
+            "Consent_Signed_At__c": "9999-12-31T00:00:00Z",
+        },
+    }
+    quarantine = Quarantine()
+    applier = ChangeApplier(
+        merger=None,  # type: ignore[arg-type] - never reached: the event is rejected as it is read
+        marks=None,  # type: ignore[arg-type]
+        publisher=None,  # type: ignore[arg-type]
+        rejected=quarantine,
+        read_json=lambda bucket, key: None,
+        event_source="test",
+        objects_by_flow={"leads": LEADS},
+        rules=LEAD_RULES,
+    )
+    report = applier.apply(event)
+
+    (entry,) = quarantine.events.values()
+    assert report.quarantined and entry["field"] == "Consent_Signed_At__c"
+    assert "9999" not in entry["reason"] and "not shown: the field is masked" in entry["reason"]
+    assert "clock skew" in entry["reason"] and entry["event"]["detail"]["Consent_Signed_At__c"] == "****"

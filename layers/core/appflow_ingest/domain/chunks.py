@@ -44,6 +44,9 @@ class Chunk:
     # Parquet only: rows of the row group starting at ``start`` that an earlier invocation already
     # ingested (a hand-over inside a row group, so that one large row group never outlasts a Lambda).
     first_row: int = 0
+    # Set by `appflow-ingest reingest`: the run ledger counts this chunk under that re-ingestion of its
+    # execution, not as AppFlow's run again (which would double its counts).
+    reingestion: str | None = None
 
     @property
     def uri(self) -> str:
@@ -54,6 +57,13 @@ class Chunk:
         """Stable per range: a retried or duplicated message names the same chunk."""
         row = f"+{self.first_row}" if self.first_row else ""
         return f"{self.uri}@{self.etag or ''}[{self.start}{row}:{self.end})"
+
+    @property
+    def writer(self) -> str:
+        """Who writes this chunk's records (``written_by`` on the items): a retry or a duplicate of the
+        chunk is the same writer, so it recognizes its own earlier writes; a re-ingestion of the same
+        range is another, whose records already stored count stale, not written."""
+        return f"{self.id}#{self.reingestion}" if self.reingestion else self.id
 
     def remainder_from(self, offset: int, first_row: int = 0) -> Chunk:
         """The rest of this chunk from a line boundary ``offset`` (Parquet: row ``first_row`` of the row group there)."""

@@ -36,11 +36,21 @@ COMMIT_TIMESTAMP = "commitTimestamp"
 class ChangeEventRejected(ValueError):
     """A change event that cannot be applied as it is; the message names the field and what was expected."""
 
-    def __init__(self, event_id: str, field: str, expected: str, got: Any = None) -> None:
-        self.field = field
-        super().__init__(
-            f"change event {event_id}: field {field!r}: expected {expected}" + ("" if got is None else f", got {got!r}")
-        )
+    def __init__(self, event_id: str, field: str, expected: str, got: Any = None, *, masked: bool = False) -> None:
+        self.event_id, self.field, self.expected = event_id, field, expected
+        # A masked field's value never goes into a reason (as RecordRejected).
+        self.got = None if masked else got
+        if masked and got is not None:
+            shown = " (the value is not shown: the field is masked)"
+        else:
+            shown = "" if got is None else f", got {got!r}"
+        super().__init__(f"change event {event_id}: field {field!r}: expected {expected}{shown}")
+
+    def without_value(self) -> ChangeEventRejected:
+        """The same rejection with the value left out: the field is masked."""
+        if self.got is None:
+            return self
+        return ChangeEventRejected(self.event_id, self.field, self.expected, self.got, masked=True)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from appflow_ingest.domain.wallet import (
     derive_pass,
     next_change,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
@@ -237,6 +237,7 @@ def aggregate_changes(
 ) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
     changes: list[SourceChange] = []
     failed_at: str | None = None
     for record in records:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.quarantine import Masking, rejected_event
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce_changes import (
@@ -33,7 +34,7 @@ from appflow_ingest.domain.salesforce_changes import (
     s3_pointer,
     unwrap_pointed_event,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 MAX_ATTEMPTS = 25
 WHOLE_OBJECT = "*"
@@ -64,6 +65,14 @@ class ChangeRules(Protocol):
     def apply_to_change(
         self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
     ) -> tuple[dict[str, Any], tuple[str, ...]]: ...
+
+    def masking_for(self, object_name: str | None) -> Masking | None:
+        """How quarantine shows a rejected event's fields (None: they cannot be masked)."""
+        ...
+
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether the object's rule set masks the field (its value never goes into a reason)."""
+        ...
 
 
 def _diff_reason(change: SalesforceChange) -> str | None:
@@ -126,6 +135,9 @@ class ChangeApplier:
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
         event_id = str(event.get("id") or "")
         report = ChangeReport(event_id=event_id)
+        correlate(event_id=event_id)
+        # Every event, whatever becomes of it, at service level (the per-object counts follow in _emit).
+        metrics.add_metric(name="ChangeEventsReceived", unit=MetricUnit.Count, value=1)
         detail = event.get("detail")
         if not isinstance(detail, Mapping):
             return self._reject(event, report, "detail", f"event {event_id}: field 'detail': expected an object")
@@ -135,8 +147,11 @@ class ChangeApplier:
         try:
             change = self._parse(detail, event_id, str(event.get("detail-type") or ""))
         except ChangeEventRejected as error:
+            if self._rules is not None and self._rules.masks(_object_of(event), error.field):
+                error = error.without_value()  # a version field the rules mask (clock sanity, its form)
             return self._reject(event, report, error.field, str(error))
         report.object, report.change_type = change.object, change.change_type
+        correlate(object=change.object)
         record_ids = change.record_ids or (WHOLE_OBJECT,)
         report.records = len(record_ids)
         resync: list[tuple[str, str]] = []
@@ -245,19 +260,30 @@ class ChangeApplier:
     def _reject(self, event: Mapping[str, Any], report: ChangeReport, field: str, reason: str) -> ChangeReport:
         """An event that cannot be applied goes to quarantine with the reason; the invocation succeeds."""
         name = f"{event.get('detail-type') or 'unknown'}/{report.event_id or 'no-id'}"
-        report.quarantined = self._rejected.put_event(name, {"reason": reason, "field": field, "event": dict(event)})
-        metrics.add_metric(name="ChangeEventsQuarantined", unit=MetricUnit.Count, value=1)
+        masking = dict if self._rules is None else self._rules.masking_for(_object_of(event))
+        report.quarantined = self._rejected.put_event(name, rejected_event(event, field, reason, masking))
+        emit_counts({"ChangeEventsQuarantined": 1}, object=report.object)  # per object: its alarm groups by it
         logger.warning("change event quarantined", extra={"reason": reason, "location": report.quarantined})
         return report
 
     @staticmethod
     def _emit(report: ChangeReport) -> None:
-        for name, value in (
-            ("ChangeEventsApplied", 1),
-            ("ChangeRecordsWritten", report.written),
-            ("ChangeRecordsStale", report.stale),
-            ("RecordsNeedingResync", report.resync),
-            ("ChangeWriteConflicts", report.conflicts),
-        ):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        emit_counts(
+            {
+                "ChangeEventsApplied": 1,
+                "ChangeRecordsWritten": report.written,
+                "ChangeRecordsStale": report.stale,
+                "RecordsNeedingResync": report.resync,
+                "ChangeWriteConflicts": report.conflicts,
+            },
+            object=report.object,
+        )
         logger.info("change event applied", extra=report.as_dict())
+
+
+def _object_of(event: Mapping[str, Any]) -> str | None:
+    """The Salesforce object a change event names (its header's entityName), if it names one."""
+    detail = event.get("detail")
+    header = detail.get("ChangeEventHeader") if isinstance(detail, Mapping) else None
+    entity = header.get("entityName") if isinstance(header, Mapping) else None
+    return entity if isinstance(entity, str) and entity else None

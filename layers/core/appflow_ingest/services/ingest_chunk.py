@@ -38,15 +38,16 @@ from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.chunks import Chunk, ChunkMessageRejected, HandOver
 from appflow_ingest.domain.decoding import DecodedBatch
-from appflow_ingest.domain.quarantine import rejected_line, rejected_message, rejected_record
+from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
 from appflow_ingest.domain.records import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
     newest_per_key,
+    record_object,
     to_record_versions,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
 
 # Errors that retrying may cure: the chunk fails and SQS delivers it again. Anything else raised
@@ -82,6 +83,14 @@ class RecordRules(Protocol):
     """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
 
     def apply(self, version: RecordVersion) -> RecordVersion: ...
+
+    def masking_for(self, object_name: str | None) -> Masking | None:
+        """How quarantine shows a rejected record of the object (None: it cannot be masked)."""
+        ...
+
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether the object's rule set masks the field (its value never goes into a reason)."""
+        ...
 
 
 @dataclass
@@ -169,15 +178,23 @@ class ChunkIngester:
 
     def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
         report = ChunkReport(chunk=chunk.id)
+        correlate(
+            flow=chunk.landing.flow_name,
+            execution_id=chunk.landing.execution_id,
+            chunk_id=chunk.id,
+            reingestion=chunk.reingestion,
+        )
         rejects: list[dict[str, Any]] = []
         try:
             self._ingest(chunk, remaining_ms, report, rejects)
         except ObjectChanged as changed:
             report.superseded = True
             logger.warning("chunk superseded", extra={"chunk": chunk.id, "reason": str(changed)})
-        if rejects:
+        if rejects or chunk.reingestion:
+            # A re-ingested range overwrites its earlier entries, emptied when the fix let every record through.
             report.quarantine = self._quarantine.put(chunk, rejects)
             report.quarantined = len(rejects)
+        if rejects:
             logger.warning(
                 "records quarantined",
                 extra={
@@ -192,7 +209,7 @@ class ChunkIngester:
             counted = self._runs.chunk_finished(chunk, report)
         # A chunk its run counted before (a duplicate or a retry after the ledger write) adds nothing
         # to the record metrics either: they stay equal to the ledger's counts.
-        self._emit(report, counted)
+        self._emit(report, chunk.landing.flow_name, self._objects_by_flow.get(chunk.landing.flow_name or ""), counted)
         return report
 
     def _ingest(
@@ -241,16 +258,29 @@ class ChunkIngester:
                 self._queue_remainder(chunk, recorded, report)
                 return
             report.read += len(batch.records) + len(batch.undecodable)
+            versioned = versions  # each knows its record's object, for the masking of rejects below
             if self._rules is not None:
                 versions = self._apply_rules(versions, batch.records, rejected)
+            ruled: set[int] = set()  # records the rules already masked (stored as such) but too large
             if versions:
                 for version, error in self._write(versions, chunk, report, written_here):
                     index = next(i for i, record in enumerate(batch.records) if record is version.record)
                     rejected.append((index, version.record, error))
+                    ruled.add(id(version.record))
             if rejected or batch.undecodable:
                 offsets = batch.record_offsets()
+                known = {id(version.record): version.object for version in versioned}
                 found = [rejected_line(chunk, line.offset, line.raw, line.reason) for line in batch.undecodable]
-                found += [rejected_record(chunk, offsets[index], record, error) for index, record, error in rejected]
+                found += [
+                    rejected_record(
+                        chunk,
+                        offsets[index],
+                        record,
+                        self._shown(error, record, config, known),
+                        dict if id(record) in ruled else self._masking(record, config, known),
+                    )
+                    for index, record, error in rejected
+                ]
                 rejects.extend(sorted(found, key=lambda entry: entry["offset"]))
             position = _end_of(batch)
 
@@ -269,7 +299,9 @@ class ChunkIngester:
             f"{type(error).__name__}: {error}; the records before it were ingested, nothing after it can be read"
         )
         logger.error("chunk unreadable from an offset", extra={"chunk": chunk.id, "offset": offset, "reason": reason})
-        rejects.append(rejected_line(chunk, offset, b"", reason))
+        entry = rejected_line(chunk, offset, b"", reason)
+        del entry["line"]  # nothing of the input is in it: no raw copy to keep (domain/quarantine.py)
+        rejects.append(entry)
         report.read += 1
 
     def _apply_rules(
@@ -284,6 +316,23 @@ class ChunkIngester:
                 index = next(i for i, record in enumerate(records) if record is version.record)
                 rejected.append((index, version.record, error))
         return kept
+
+    def _masking(self, record: Any, config: ObjectConfig | None, known: Mapping[int, str]) -> Masking | None:
+        """How the quarantine shows this record: its object's masks (docs/security.md)."""
+        if self._rules is None:
+            return dict  # no rules, no masked fields
+        return self._rules.masking_for(known.get(id(record)) or record_object(record, config))
+
+    def _shown(
+        self, error: RecordRejected, record: Any, config: ObjectConfig | None, known: Mapping[int, str]
+    ) -> RecordRejected:
+        """The rejection as a reason may show it: without the value when its field is masked (the
+        checks before the rules, id, version and key size, do not know the masks)."""
+        if self._rules is None or error.masked or error.got is None:
+            return error
+        if self._rules.masks(known.get(id(record)) or record_object(record, config), error.field):
+            return error.without_value()
+        return error
 
     def _out_of_time(self, remaining_ms: Callable[[], int] | None) -> bool:
         return remaining_ms is not None and remaining_ms() < self._handover_margin_ms
@@ -303,7 +352,7 @@ class ChunkIngester:
     ) -> list[tuple[RecordVersion, RecordRejected]]:
         """Write the batch newest-wins; return the versions refused (for quarantine)."""
         newest, superseded_in_batch = newest_per_key(batch)
-        outcome = self._store.write_newest(newest, source=chunk.uri, writer=chunk.id)
+        outcome = self._store.write_newest(newest, source=chunk.uri, writer=chunk.writer)
         written, stale = outcome.written, outcome.stale + superseded_in_batch
         # A version the store found already written by this chunk is this invocation's to count
         # once: written the first time (a retry meeting its own earlier write), stale when the
@@ -318,13 +367,20 @@ class ChunkIngester:
         return outcome.refused
 
     @staticmethod
-    def _emit(report: ChunkReport, counted: bool = True) -> None:
-        counts = (report.read, report.written, report.stale, report.quarantined) if counted else (0, 0, 0, 0)
+    def _emit(report: ChunkReport, flow: str | None, config: ObjectConfig | None, counted: bool = True) -> None:
+        # Record counts per flow and object (what an operator filters by); chunk counts per service.
+        # A chunk counted before adds zeros: the record metrics stay equal to the ledger's counts.
+        emit_counts(
+            {
+                "RecordsRead": report.read if counted else 0,
+                "RecordsWritten": report.written if counted else 0,
+                "RecordsStale": report.stale if counted else 0,
+                "RecordsQuarantined": report.quarantined if counted else 0,
+            },
+            flow=flow,
+            object=config.object if config else None,
+        )
         for name, value in (
-            ("RecordsRead", counts[0]),
-            ("RecordsWritten", counts[1]),
-            ("RecordsStale", counts[2]),
-            ("RecordsQuarantined", counts[3]),
             ("ChunksHandedOver", int(report.handed_over_at is not None)),
             ("ChunksSuperseded", int(report.superseded)),
         ):

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.event_bus import PublishError
 from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, superseded_body
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 
 class ChangePublisher(Protocol):
@@ -41,7 +41,9 @@ def publish_changes(
     pending: list[tuple[str, ChangeEvent]] = []
     superseded: list[tuple[str, str]] = []
     failed_at: str | None = None
-    for record in DynamoDBStreamEvent(event).records:
+    records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
+    for record in records:
         sequence_number = record.dynamodb.sequence_number
         try:
             if bodies is not None and (body := superseded_body(record.dynamodb.old_image, record.dynamodb.new_image)):
