@@ -10,6 +10,8 @@
     appflow-ingest local seed      --endpoint-url URL [--events-dir DIR]
     appflow-ingest local runs      --endpoint-url URL
     appflow-ingest local drain     --endpoint-url URL
+    appflow-ingest snapshot        --object Account [--to-bus BUS | --to-s3 URI] (--endpoint-url URL | --stack NAME)
+    appflow-ingest replay-events   --since 6h [--until T] [--detail-type T] --to RULE (--endpoint-url URL | --stack NAME)
 
 Output meant for programs (JSON summaries, records, events) goes to stdout; progress and the
 functions' logs go to stderr.
@@ -27,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from appflow_local.consumer_cli import CONSUMER_COMMANDS, add_consumer_commands, run_consumer_command
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.progress import ProgressLine
 from appflow_local.provision import provision, sam_env_vars
@@ -70,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--chunk-size", type=int, default=64 * 1024, help="ChunkSizeBytes (default: %(default)s)")
     demo.add_argument("--template", type=Path, default=None)
+
+    add_consumer_commands(commands)  # snapshot, replay-events
 
     local = commands.add_parser("local", help="local mode against a running emulator").add_subparsers(
         dest="local_command", required=True
@@ -130,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CONSUMER_COMMANDS:
+        return run_consumer_command(args)
     try:
         if args.command == "demo":
             from appflow_local.demo import run_demo

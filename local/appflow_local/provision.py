@@ -81,6 +81,8 @@ class Provisioner:
             "AWS::SQS::Queue": self._queue,
             "AWS::DynamoDB::Table": self._table,
             "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Archive": self._archive,
+            "AWS::Events::Rule": self._rule,
             FUNCTION_TYPE: self._function,
         }
 
@@ -283,6 +285,51 @@ class Provisioner:
                 raise
             arn = self.emulator.events.describe_event_bus(Name=name)["Arn"]
         return {"Ref": name, "Name": name, "Arn": arn}
+
+    def _archive(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # moto archives what its managed rule matches and replays it (see docs/consuming.md for
+        # what its replay does not emulate); EventBridge limits archive names to 48 characters.
+        name = props.get("ArchiveName") or self._physical_name(logical_id, 48)
+        pattern = props.get("EventPattern")
+        request = {
+            "Description": props.get("Description", ""),
+            "EventPattern": json.dumps(pattern) if isinstance(pattern, dict) else (pattern or ""),
+            "RetentionDays": int(props.get("RetentionDays", 0)),
+        }
+        events = self.emulator.events
+        try:
+            arn = events.create_archive(ArchiveName=name, EventSourceArn=props["SourceArn"], **request)["ArchiveArn"]
+        except ClientError as error:
+            if not _already_exists(error, "ResourceAlreadyExistsException"):
+                raise
+            arn = events.update_archive(ArchiveName=name, **{k: v for k, v in request.items() if v})["ArchiveArn"]
+        return {"Ref": name, "ArchiveName": name, "Arn": arn}
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # A rule of its own (not a function's EventBridgeRule event): created as declared. Only the
+        # targets moto can deliver to are attached (SQS, log groups, buses); another target kind
+        # would make moto fail every PutEvents on the bus, so it is left out and said so.
+        name = props.get("Name") or self._physical_name(logical_id, 64)
+        bus = str(props.get("EventBusName") or "default")
+        bus = bus.split(":event-bus/", 1)[1] if bus.startswith("arn:") else bus
+        request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if props.get("EventPattern"):
+            pattern = props["EventPattern"]
+            request["EventPattern"] = json.dumps(pattern) if isinstance(pattern, dict) else pattern
+        if props.get("ScheduleExpression"):
+            request["ScheduleExpression"] = props["ScheduleExpression"]
+        if props.get("Description"):
+            request["Description"] = props["Description"]
+        arn = self.emulator.events.put_rule(**request)["RuleArn"]
+        deliverable = [t for t in props.get("Targets", []) if t["Arn"].split(":")[2] in ("sqs", "logs", "events")]
+        for target in props.get("Targets", []):
+            if target not in deliverable:
+                self.skipped[f"{logical_id}.Targets.{target['Id']}"] = (
+                    f"target {target['Arn']} (moto delivers only to SQS, logs, buses)"
+                )
+        if deliverable:
+            self.emulator.events.put_targets(Rule=name, EventBusName=bus, Targets=deliverable)
+        return {"Ref": name, "Arn": arn}
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         # Functions are not created in the emulator (the local runtime runs them in-process); they
