@@ -22,13 +22,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.adapters.event_bus import PublishError
-from appflow_ingest.domain.snapshot_events import InvalidSnapshotId
+from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, check_snapshot_id
 from appflow_local.downstream import DownstreamResources, StackResourceMissing, from_cloudformation, from_local_stack
 from appflow_local.event_replay import ReplayError, ReplayRequest, parse_instant, replay_events
 from appflow_local.snapshot import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_READ_UNITS_PER_SECOND,
     DEFAULT_SEGMENTS,
+    MAX_SEGMENTS,
     MEMBER_PASS,
     BusTarget,
     CheckpointFile,
@@ -141,7 +142,12 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         if not resources.derived_table:
             raise StackResourceMissing("the stack has no DerivedTable: it keeps no wallet passes")
         table = resources.derived_table
-    snapshot_id = args.snapshot_id or default_snapshot_id(args.object)
+    snapshot_id = check_snapshot_id(args.snapshot_id or default_snapshot_id(args.object))
+    if not 1 <= args.segments <= MAX_SEGMENTS or args.page_size < 1:
+        raise SnapshotError(
+            f"--segments {args.segments} --page-size {args.page_size}: expected 1-{MAX_SEGMENTS} and 1 or more"
+        )
+    pacer = ReadPacer(args.read_units_per_second)
     target: BusTarget | S3Target
     if args.to_s3:
         target = S3Target(clients.client("s3"), args.to_s3, snapshot_id, resources.event_source)
@@ -161,7 +167,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         checkpoints=checkpoints,
         segments=args.segments,
         page_size=args.page_size,
-        pacer=ReadPacer(args.read_units_per_second),
+        pacer=pacer,
     )
     print(json.dumps(summary), flush=True)
     return 0

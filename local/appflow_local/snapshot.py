@@ -36,6 +36,7 @@ from appflow_ingest.domain.snapshot_events import check_snapshot_id, snapshot_ev
 
 MEMBER_PASS = "MemberPass"
 DEFAULT_SEGMENTS = 4
+MAX_SEGMENTS = 1000
 DEFAULT_PAGE_SIZE = 200
 # 100 read units a second is a small share of what an on-demand table serves (it starts at 12,000
 # for reads) and still reads ~800 records of 1 KB a second: a million records in ~20 minutes.
@@ -295,8 +296,8 @@ def take_snapshot(
     the checkpoint saved up to the last delivered page.
     """
     check_snapshot_id(snapshot_id)
-    if not 1 <= segments <= 1000:
-        raise SnapshotError(f"--segments {segments}: expected 1 to 1000")
+    if not 1 <= segments <= MAX_SEGMENTS:
+        raise SnapshotError(f"--segments {segments}: expected 1 to {MAX_SEGMENTS}")
     checkpoint = checkpoints.load()
     resumed = checkpoint is not None
     if checkpoint is None:
