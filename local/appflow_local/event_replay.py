@@ -27,6 +27,9 @@ FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAME_LIMIT = 64  # rule and replay names
+# AWS: "There may be a delay between an event being received on an event bus and the event arriving
+# in the archive. We recommend you delay replaying archived events for 10 minutes."
+ARCHIVE_DELAY = timedelta(minutes=10)
 
 
 class ReplayError(Exception):
@@ -83,6 +86,10 @@ def replay_events(
     bus_arn = archive["EventSourceArn"]
     bus_name = bus_arn.rsplit("/", 1)[-1]
     rule = _describe_rule(events_client, request.rule, bus_name)
+    if datetime.now(UTC) - request.until < ARCHIVE_DELAY:
+        log.write(
+            "note: events of the last 10 minutes may not be in the archive yet (AWS advises waiting 10 minutes)\n"
+        )
     replay_name = _name(f"{rule['Name']}-{datetime.now(UTC):%Y%m%d%H%M%S}")
     temporary: str | None = None
     started = time.monotonic()
