@@ -187,3 +187,42 @@ def test_the_reference_consumer_reads_changes_and_snapshots_alike_and_refuses_th
                 {"detail-type": "Record Changed", "detail": {"event_id": "x"}}):  # fmt: skip
         with pytest.raises(read_model.InvalidEvent):
             read_model.RecordVersion.from_event(bad)
+
+
+# ------------------------------------------------------------------------------------------ --stack
+def test_a_deployed_stack_is_read_from_cloudformation():
+    import boto3
+    from botocore.stub import Stubber
+
+    from appflow_local.downstream import StackResourceMissing, from_cloudformation
+
+    client = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    resources = [
+        ("DownstreamBus", "AWS::Events::EventBus", "prod-downstream"),
+        ("DownstreamArchive", "AWS::Events::Archive", "prod-DownstreamArchive-1A2B"),
+        ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ"),
+        ("DerivedTable", "AWS::DynamoDB::Table", "prod-DerivedTable-XYZ"),
+    ]
+    summaries = [
+        {"LogicalResourceId": logical, "PhysicalResourceId": physical, "ResourceType": kind,
+         "LastUpdatedTimestamp": datetime(2026, 1, 1), "ResourceStatus": "CREATE_COMPLETE"}
+        for logical, kind, physical in resources
+    ]  # fmt: skip
+    stack = {"StackName": "prod", "CreationTime": datetime(2026, 1, 1), "StackStatus": "UPDATE_COMPLETE",
+             "Parameters": [{"ParameterKey": "EventSourceName", "ParameterValue": "crm"}]}  # fmt: skip
+    with Stubber(client) as stub:
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": summaries}, {"StackName": "prod"})
+        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "prod"})
+        found = from_cloudformation(client, "prod")
+    assert (found.bus_name, found.archive_name, found.entity_table, found.derived_table, found.event_source) == (
+        "prod-downstream",
+        "prod-DownstreamArchive-1A2B",
+        "prod-EntityTable-XYZ",
+        "prod-DerivedTable-XYZ",
+        "crm",
+    )
+    with Stubber(client) as stub:
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": summaries[2:]}, {"StackName": "prod"})
+        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "prod"})
+        with pytest.raises(StackResourceMissing, match="DownstreamBus"):
+            from_cloudformation(client, "prod")
