@@ -331,3 +331,19 @@ def test_replay_mistakes_are_one_line_and_exit_2(stack, capsys):
         code, _, err = _cli(capsys, *argv)
         assert code == 2, argv
         assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_local_provision_creates_the_archive_as_the_template_declares_it(stack):
+    archive = stack["emulator"].events.describe_archive(
+        ArchiveName=stack["description"].resources["DownstreamArchive"]["Ref"]
+    )
+    bus_arn = stack["description"].resources["DownstreamBus"]["Arn"]
+    assert archive["EventSourceArn"] == bus_arn and archive["RetentionDays"] == 30
+    assert json.loads(archive["EventPattern"]) == {
+        "source": ["appflow-ingest"],
+        "detail-type": [{"anything-but": ["Record Snapshot", "MemberPass Snapshot"]}],
+    }
+    # What moto cannot host is said, not silently dropped
+    skipped = stack["description"].skipped
+    assert skipped["EventSchemaRegistry"] == "AWS::EventSchemas::Registry"
+    assert skipped["RecordChangedEventSchema"] == "AWS::EventSchemas::Schema"
