@@ -38,8 +38,8 @@ MEMBER_PASS = "MemberPass"
 DEFAULT_SEGMENTS = 4
 MAX_SEGMENTS = 1000
 DEFAULT_PAGE_SIZE = 200
-# 100 read units a second is a small share of what an on-demand table serves (it starts at 12,000
-# for reads) and still reads ~800 records of 1 KB a second: a million records in ~20 minutes.
+# 100 read units a second is a small share of what an on-demand table serves (AWS: 12,000 for a new
+# one); a scan costs half a unit per 4 KB read, so ~800 KB of items a second (computed, not measured).
 DEFAULT_READ_UNITS_PER_SECOND = 100.0
 
 _deserializer = TypeDeserializer()
