@@ -86,10 +86,6 @@ def replay_events(
     bus_arn = archive["EventSourceArn"]
     bus_name = bus_arn.rsplit("/", 1)[-1]
     rule = _describe_rule(events_client, request.rule, bus_name)
-    if datetime.now(UTC) - request.until < ARCHIVE_DELAY:
-        log.write(
-            "note: events of the last 10 minutes may not be in the archive yet (AWS advises waiting 10 minutes)\n"
-        )
     replay_name = _name(f"{rule['Name']}-{datetime.now(UTC):%Y%m%d%H%M%S}")
     temporary: str | None = None
     started = time.monotonic()
@@ -99,6 +95,11 @@ def replay_events(
             filter_arn = events_client.describe_rule(Name=temporary, EventBusName=bus_name)["Arn"]
         else:
             filter_arn = rule["Arn"]
+        # Said once every argument is known good, so that a mistake stays the one line printed.
+        if datetime.now(UTC) - request.until < ARCHIVE_DELAY:
+            log.write(
+                "note: events of the last 10 minutes may not be in the archive yet (AWS advises waiting 10 minutes)\n"
+            )
         events_client.start_replay(
             ReplayName=replay_name,
             Description=f"appflow-ingest replay-events to {rule['Name']}",
