@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-build sam-sizes bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,30 @@ sam-validate: $(SAM)
 # editing a schema; tests/unit/test_event_schemas.py fails until then).
 event-schemas: dev
 	$(BIN)/python -m appflow_local.event_schemas --write
+
+# The configuration files against their schema and each other, and samconfig.toml's rendered
+# parameters against them (docs/configuration.md).
+ENVS ?= dev prod
+config-check: dev
+	$(BIN)/appflow-ingest config check config/*.yaml
+	for env in $(ENVS); do $(BIN)/appflow-ingest config render config/$$env.yaml --env $$env --check || exit 1; done
+
+# sam validate --lint on the template as each environment deploys it, flows declared: the parameters
+# its configuration renders become the defaults of a copy, so cfn-lint checks AWS::AppFlow::Flow.
+sam-validate-flows: $(SAM) dev
+	for env in $(ENVS); do \
+	  $(BIN)/appflow-ingest config template config/$$env.yaml --stack-name appflow-ingest-$$env \
+	    --out .aws-sam/lint/template-$$env.json && \
+	  $(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/lint/template-$$env.json || exit 1; \
+	done
+
+# Deploy one environment (docs/deploying.md): the configuration is checked before anything changes,
+# then the stack is built and deployed, then the configuration pushed where the functions read it.
+ENV ?= dev
+deploy: config-check sam-build
+	$(SAM) deploy --config-env $(ENV)
+	$(BIN)/appflow-ingest config push config/$(ENV).yaml \
+	  --stack-name $$($(BIN)/python -c "import tomllib; print(tomllib.load(open('samconfig.toml', 'rb'))['$(ENV)']['deploy']['parameters']['stack_name'])")
 
 sam-build: $(SAM)
 	@test -n "$(PY313_DIR)" || { echo "sam-build: no python3.13 found (PATH, pyenv, /root/.pyenv);" \

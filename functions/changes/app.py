@@ -8,7 +8,7 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
-from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
+from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.settings import Settings
@@ -26,13 +26,13 @@ applier = ChangeApplier(
     # The file path's rule sets, applied to the fields each change delivers. New fields are
     # reported by the file path (this function does not write the derived table).
     rules=ObjectRules(
-        {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+        settings.object_rule_sets(),
         masking_key=settings.masking_key,
     ),
 )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -11,7 +11,7 @@ from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
+from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.schema_sightings import SchemaSightings
@@ -20,9 +20,9 @@ from appflow_ingest.wiring import run_tracker
 
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url, max_pool_connections=settings.write_concurrency)
-# Rule sets bound per object in FLOW_OBJECTS ("rules": "<name>"), compiled once per cold start.
+# Rule sets bound per object (FLOW_OBJECTS or the configuration document), compiled once per cold start.
 rules = ObjectRules(
-    {object_name: RULE_SETS[name] for object_name, name in settings.object_rules.items()},
+    settings.object_rule_sets(),
     masking_key=settings.masking_key,
     on_new_field=(
         SchemaSightings(DynamoSchemaRegistry(clients.dynamodb, settings.derived_table)).report
@@ -56,7 +56,7 @@ def ingest_message(record: SQSRecord, lambda_context: LambdaContext) -> dict:
     return ingester.ingest(chunk, remaining_ms=lambda_context.get_remaining_time_in_millis).as_dict()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

@@ -13,7 +13,7 @@ clients = AwsClients(settings.endpoint_url)
 publisher = EventBridgePublisher(clients.events, settings.event_bus_name)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:

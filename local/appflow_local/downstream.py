@@ -1,21 +1,17 @@
-"""The resources `snapshot` and `replay-events` act on, found in a local stack or a CloudFormation stack."""
+"""The resources `snapshot` and `replay-events` act on, read from a resolved stack (operations' Target)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from appflow_local.stack import StackDescription
+from appflow_local.operations.errors import OperationFailed
+from appflow_local.operations.target import Target
 
 BUS = "DownstreamBus"
 ARCHIVE = "DownstreamArchive"
 ENTITY_TABLE = "EntityTable"
 DERIVED_TABLE = "DerivedTable"
 DEFAULT_EVENT_SOURCE = "appflow-ingest"
-
-
-class StackResourceMissing(LookupError):
-    """The stack has no resource the command needs (an older deployment, or another template)."""
 
 
 @dataclass(frozen=True)
@@ -30,41 +26,25 @@ class DownstreamResources:
 
     def require_archive(self) -> str:
         if not self.archive_name:
-            raise StackResourceMissing(f"the stack has no {ARCHIVE}: deploy the current template.yaml first")
+            raise OperationFailed(f"the stack has no {ARCHIVE}: deploy the current template.yaml first")
         return self.archive_name
 
-
-def from_local_stack(stack: StackDescription) -> DownstreamResources:
-    """From the description `local provision` stored in the emulator."""
-
-    def name(logical_id: str) -> str | None:
-        attributes = stack.resources.get(logical_id)
-        return str(attributes["Ref"]) if attributes else None
-
-    return _resources(name, stack.parameters.get("EventSourceName") or DEFAULT_EVENT_SOURCE, stack.stack_name)
+    def require_derived_table(self) -> str:
+        if not self.derived_table:
+            raise OperationFailed(f"the stack has no {DERIVED_TABLE}: it keeps no wallet passes")
+        return self.derived_table
 
 
-def from_cloudformation(cloudformation: Any, stack_name: str) -> DownstreamResources:
-    """From a deployed stack: its resources' physical ids and its EventSourceName parameter."""
-    physical: dict[str, str] = {}
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
-        for summary in page["StackResourceSummaries"]:
-            physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
-    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
-    return _resources(physical.get, parameters.get("EventSourceName") or DEFAULT_EVENT_SOURCE, stack_name)
-
-
-def _resources(name: Any, event_source: str, stack_name: str) -> DownstreamResources:
-    bus, entity = name(BUS), name(ENTITY_TABLE)
-    if not bus or not entity:
-        raise StackResourceMissing(
-            f"stack {stack_name!r} has no {BUS} or {ENTITY_TABLE}: is it an appflow-ingest stack?"
+def downstream_resources(target: Target) -> DownstreamResources:
+    """The bus, archive and tables of the stack, and the event source its publisher writes."""
+    if not (target.has(BUS) and target.has(ENTITY_TABLE)):
+        raise OperationFailed(
+            f"stack {target.stack_name} has no {BUS} or {ENTITY_TABLE}: is it an appflow-ingest stack?"
         )
     return DownstreamResources(
-        bus_name=bus,
-        archive_name=name(ARCHIVE) or None,
-        entity_table=entity,
-        derived_table=name(DERIVED_TABLE) or None,
-        event_source=event_source,
+        bus_name=target.physical(BUS),
+        archive_name=target.physical(ARCHIVE) if target.has(ARCHIVE) else None,
+        entity_table=target.physical(ENTITY_TABLE),
+        derived_table=target.physical(DERIVED_TABLE) if target.has(DERIVED_TABLE) else None,
+        event_source=target.parameters.get("EventSourceName") or DEFAULT_EVENT_SOURCE,
     )

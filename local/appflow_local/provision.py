@@ -35,6 +35,7 @@ from appflow_local.template import (
 )
 
 EVENTBRIDGE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+RULE_TYPE = "AWS::Events::Rule"
 _QUEUE_ATTRIBUTES = (
     "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
     "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
@@ -68,10 +69,10 @@ class Provisioner:
         stack_name: str = DEFAULT_STACK_NAME,
         parameter_overrides: Mapping[str, str] | None = None,
     ) -> None:
-        self.template = template
         self.emulator = emulator
         self.stack_name = stack_name
         self.parameters = template.parameter_values(parameter_overrides)
+        self.template = template = template.with_parameters(self.parameters)
         self.resolver = Resolver(template, self.parameters, self._lookup, stack_name=stack_name, region=emulator.region)
         self.resources: dict[str, dict[str, Any]] = {}
         self.skipped: dict[str, str] = {}
@@ -82,7 +83,7 @@ class Provisioner:
             "AWS::DynamoDB::Table": self._table,
             "AWS::Events::EventBus": self._event_bus,
             "AWS::Events::Archive": self._archive,
-            "AWS::Events::Rule": self._rule,
+            RULE_TYPE: self._rule,
             FUNCTION_TYPE: self._function,
         }
 
@@ -132,7 +133,16 @@ class Provisioner:
             raise TemplateError(f"{logical_id}: circular reference between resources")
         self._in_progress.add(logical_id)
         try:
-            properties = self.resolver.resolve(resource.get("Properties", {})) if kind != FUNCTION_TYPE else {}
+            raw = resource.get("Properties", {})
+            if kind == FUNCTION_TYPE:
+                properties = {}
+            elif kind == RULE_TYPE:  # its targets are resolved one by one: one without a local equivalent is left out
+                properties = {
+                    **self.resolver.resolve({k: v for k, v in raw.items() if k != "Targets"}),
+                    "Targets": raw.get("Targets", []),
+                }
+            else:
+                properties = self.resolver.resolve(raw)
             attributes = self._creators[kind](logical_id, properties or {})
         finally:
             self._in_progress.discard(logical_id)
@@ -321,12 +331,18 @@ class Provisioner:
         if props.get("Description"):
             request["Description"] = props["Description"]
         arn = self.emulator.events.put_rule(**request)["RuleArn"]
-        deliverable = [t for t in props.get("Targets", []) if t["Arn"].split(":")[2] in ("sqs", "logs", "events")]
-        for target in props.get("Targets", []):
-            if target not in deliverable:
-                self.skipped[f"{logical_id}.Targets.{target['Id']}"] = (
-                    f"target {target['Arn']} (moto delivers only to SQS, logs, buses)"
-                )
+        deliverable = []
+        for declared in props.get("Targets", []):
+            where = f"{logical_id}.Targets.{declared.get('Id')}"
+            try:
+                target = self.resolver.resolve(declared)
+            except TemplateError as error:  # e.g. the operations topic: SNS is not provisioned locally
+                self.skipped[where] = f"not created locally: {error}"
+                continue
+            if target["Arn"].split(":")[2] in ("sqs", "logs", "events"):
+                deliverable.append(target)
+            else:
+                self.skipped[where] = f"target {target['Arn']} (moto delivers only to SQS, logs, buses)"
         if deliverable:
             self.emulator.events.put_targets(Rule=name, EventBusName=bus, Targets=deliverable)
         return {"Ref": name, "Arn": arn}

@@ -45,6 +45,7 @@ SAMPLES = [
     ("change-event-delete.json", "ChangesFunction"),
     ("change-event-gap.json", "ChangesFunction"),
     ("change-event-pointer.json", "ChangesFunction"),
+    ("scheduled-rederive.json", "RederiveFunction"),
 ]
 
 
@@ -123,6 +124,8 @@ def test_every_sample_invoked_like_sam_local_invoke(emulator_url, capsys):
     assert results["dynamodb-stream-batch.json"] == {"batchItemFailures": []}
     # The default stack keeps no wallet (WalletConfig empty): the aggregate sample derives no pass
     assert results["aggregate-stream-batch.json"] == {"batchItemFailures": []}
+    # ... and its daily re-derivation has nothing to do
+    assert results["scheduled-rederive.json"] == {"due": 0, "rederived": 0}
     assert ADA not in member_passes(emulator, stack)
     # The reports: the successful run reconciles (its one file, 4 records), the failed one does not
     assert results["appflow-end-flow-run-report.json"]["settled"] == "COMPLETED"

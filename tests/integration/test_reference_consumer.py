@@ -115,7 +115,7 @@ def test_the_read_model_equals_the_entity_table_after_duplicated_out_of_order_de
     emulator, stack = consumer["emulator"], consumer["stack"]
     queue = stack.resources["EventQueue"]["Ref"]
     rule = stack.resources["RecordEventsRule"]["Ref"]
-    target = ["--endpoint-url", consumer["endpoint"], "--stack-name", consumer["name"]]
+    target = ["--endpoint-url", consumer["endpoint"], "--stack", consumer["name"]]
 
     # Given the consumer, deployed after the pipeline ran, bootstrapped by a replay of the archive
     code, out, err = _cli(capsys, "replay-events", *target, "--since", "1d", "--to", rule, "--grace-seconds", "0")

@@ -190,30 +190,33 @@ def test_the_reference_consumer_reads_changes_and_snapshots_alike_and_refuses_th
 
 
 # ------------------------------------------------------------------------------------------ --stack
-def test_a_deployed_stack_is_read_from_cloudformation():
-    import boto3
-    from botocore.stub import Stubber
+def _deployed_target(*resources: tuple[str, str, str], parameters: dict[str, str] | None = None):
+    from appflow_local.operations.target import Resource, Target
+    from appflow_local.template import Template, default_template_path
 
-    from appflow_local.downstream import StackResourceMissing, from_cloudformation
+    return Target(
+        stack_name="prod",
+        region="us-east-1",
+        endpoint_url=None,
+        resources={logical: Resource(logical, kind, physical) for logical, kind, physical in resources},
+        template=Template.load(default_template_path()),
+        parameters=parameters or {},
+    )
 
-    client = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    resources = [
-        ("DownstreamBus", "AWS::Events::EventBus", "prod-downstream"),
+
+def test_the_downstream_resources_are_the_stacks_physical_ids_and_its_event_source():
+    from appflow_local.downstream import downstream_resources
+
+    bus = ("DownstreamBus", "AWS::Events::EventBus", "prod-downstream")
+    entity = ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ")
+    target = _deployed_target(
+        bus,
         ("DownstreamArchive", "AWS::Events::Archive", "prod-DownstreamArchive-1A2B"),
-        ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ"),
+        entity,
         ("DerivedTable", "AWS::DynamoDB::Table", "prod-DerivedTable-XYZ"),
-    ]
-    summaries = [
-        {"LogicalResourceId": logical, "PhysicalResourceId": physical, "ResourceType": kind,
-         "LastUpdatedTimestamp": datetime(2026, 1, 1), "ResourceStatus": "CREATE_COMPLETE"}
-        for logical, kind, physical in resources
-    ]  # fmt: skip
-    stack = {"StackName": "prod", "CreationTime": datetime(2026, 1, 1), "StackStatus": "UPDATE_COMPLETE",
-             "Parameters": [{"ParameterKey": "EventSourceName", "ParameterValue": "crm"}]}  # fmt: skip
-    with Stubber(client) as stub:
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": summaries}, {"StackName": "prod"})
-        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "prod"})
-        found = from_cloudformation(client, "prod")
+        parameters={"EventSourceName": "crm"},
+    )
+    found = downstream_resources(target)
     assert (found.bus_name, found.archive_name, found.entity_table, found.derived_table, found.event_source) == (
         "prod-downstream",
         "prod-DownstreamArchive-1A2B",
@@ -221,8 +224,18 @@ def test_a_deployed_stack_is_read_from_cloudformation():
         "prod-DerivedTable-XYZ",
         "crm",
     )
-    with Stubber(client) as stub:
-        stub.add_response("list_stack_resources", {"StackResourceSummaries": summaries[2:]}, {"StackName": "prod"})
-        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "prod"})
-        with pytest.raises(StackResourceMissing, match="DownstreamBus"):
-            from_cloudformation(client, "prod")
+
+
+def test_a_stack_without_the_downstream_resources_is_refused_naming_what_is_missing():
+    from appflow_local.downstream import downstream_resources
+    from appflow_local.operations.errors import OperationFailed
+
+    entity = ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ")
+    with pytest.raises(OperationFailed, match="DownstreamBus"):
+        downstream_resources(_deployed_target(entity))
+    older = downstream_resources(_deployed_target(("DownstreamBus", "AWS::Events::EventBus", "b"), entity))
+    assert older.event_source == "appflow-ingest"
+    with pytest.raises(OperationFailed, match="DownstreamArchive: deploy the current template.yaml"):
+        older.require_archive()
+    with pytest.raises(OperationFailed, match="no DerivedTable"):
+        older.require_derived_table()

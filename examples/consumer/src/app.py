@@ -56,4 +56,7 @@ def record_handler(record: SQSRecord) -> dict[str, str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    result = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Published on every batch, zero included: a batch that failed whole still reports (and the metric set is never empty).
+    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=len(result.get("batchItemFailures", [])))
+    return result

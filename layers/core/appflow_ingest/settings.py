@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.domain.wallet import WalletConfig
 
 
@@ -59,13 +60,15 @@ def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str
     return objects, formats
 
 
-def parse_flow_rules(raw: str) -> dict[str, str]:
+def parse_flow_rules(raw: str, rule_sets: Mapping[str, RuleSet] | None = None) -> dict[str, str]:
     """Which rule set each object's records get: FLOW_OBJECTS ``{"flow": {"object": "Contact", "rules": "contact-member"}}``.
 
     Rules are bound per object (a record is checked the same whichever flow delivered it), so two
-    flows of one object naming different rule sets is a configuration error, not a guess.
+    flows of one object naming different rule sets is a configuration error, not a guess. The
+    names are those of ``rule_sets`` (a configuration document's), else of the shipped catalog.
     """
-    from appflow_ingest.domain.rules import RULE_SETS
+    if rule_sets is None:
+        from appflow_ingest.domain.rules import RULE_SETS as rule_sets
 
     document = orjson.loads(raw or "{}")  # parse_flow_objects has already validated the shape
     bound: dict[str, str] = {}
@@ -73,10 +76,10 @@ def parse_flow_rules(raw: str) -> dict[str, str]:
         name = spec.get("rules") if isinstance(spec, dict) else None
         if not name:
             continue
-        rules = RULE_SETS.get(name)
+        rules = rule_sets.get(name)
         if rules is None:
             raise ConfigurationError(
-                f"FLOW_OBJECTS[{flow!r}].rules: unknown rule set {name!r}, expected one of {sorted(RULE_SETS)}"
+                f"FLOW_OBJECTS[{flow!r}].rules: unknown rule set {name!r}, expected one of {sorted(rule_sets)}"
             )
         if rules.object != spec["object"]:
             raise ConfigurationError(
@@ -129,6 +132,15 @@ class Settings:
     masking_key: bytes | None = None
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+    rule_sets: dict[str, RuleSet] | None = None  # from the configuration document; None: the shipped catalog
+
+    def object_rule_sets(self) -> dict[str, RuleSet]:
+        """The rule set bound to each object (``object_rules`` resolved)."""
+        if self.rule_sets is None:
+            from appflow_ingest.domain.rules import RULE_SETS
+
+            return {object_name: RULE_SETS[name] for object_name, name in self.object_rules.items()}
+        return {object_name: self.rule_sets[name] for object_name, name in self.object_rules.items()}
 
     def require_ledger_table(self) -> str:
         if not self.ledger_table:
@@ -138,6 +150,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        configured = _configuration_document(env)
+        if configured is not None:
+            return _from_document(cls.from_env({**env, "CONFIG_PARAMETER_PATH": ""}), configured)
         flow_objects, flow_formats = parse_flow_objects(env.get("FLOW_OBJECTS", "{}"))
         return cls(
             entity_table=_require(env, "ENTITY_TABLE"),
@@ -158,3 +173,49 @@ class Settings:
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
         )
+
+
+# ------------------------------------------------------------------ the configuration document (issue 13)
+def _configuration_document(env: Mapping[str, str]) -> dict | None:
+    """The document pushed under CONFIG_PARAMETER_PATH (SSM, via Powertools), or None without a path."""
+    path = env.get("CONFIG_PARAMETER_PATH", "")
+    if not path:
+        return None
+    from appflow_ingest.adapters.aws_clients import AwsClients
+    from appflow_ingest.adapters.configuration_store import SsmConfigurationStore
+
+    store = SsmConfigurationStore(
+        AwsClients(env.get("AWS_ENDPOINT_OVERRIDE") or None).ssm,
+        path,
+        max_age_seconds=_int(env, "CONFIG_MAX_AGE_SECONDS", 300),
+    )
+    document = store.read()
+    if document is None:
+        # Fail closed: without its rules a record would be stored unmasked.
+        raise ConfigurationError(
+            f"no configuration under SSM path {path}: run `appflow-ingest config push` for this stack"
+        )
+    return document
+
+
+def _from_document(base: Settings, document: Mapping) -> Settings:
+    """``base`` with its flows, rule sets and wallet taken from the configuration document."""
+    from dataclasses import replace
+
+    from appflow_ingest.domain.rules.catalog import DeclarationError, rule_sets_from_declarations
+
+    flows_json = orjson.dumps(document.get("flows") or {}).decode()
+    flow_objects, flow_formats = parse_flow_objects(flows_json)
+    try:
+        rule_sets = rule_sets_from_declarations(document.get("rule_sets") or {})
+    except DeclarationError as error:
+        raise ConfigurationError(f"configuration: {error}") from None
+    wallet = document.get("wallet")
+    return replace(
+        base,
+        flow_objects=flow_objects,
+        flow_formats=flow_formats,
+        object_rules=parse_flow_rules(flows_json, rule_sets),
+        rule_sets=rule_sets,
+        wallet=None if wallet is None else _wallet(orjson.dumps(wallet).decode()),
+    )

@@ -42,3 +42,7 @@ class AwsClients:
     @cached_property
     def events(self) -> Any:
         return self.client("events")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")

@@ -19,12 +19,18 @@ from appflow_ingest.domain.run_ledger import RunState
 from appflow_ingest.domain.run_reports import FlowRunReport
 
 RUN = "run#"
+REINGESTION = "reingest#"
 # Markers outlive any retry of what they count: SQS keeps a chunk message at most 14 days.
 MARKER_TTL_SECONDS = 30 * 24 * 3600
 
 
 def run_key(execution_id: str) -> str:
     return f"{RUN}{execution_id}"
+
+
+def reingestion_key(execution_id: str, reingestion: str) -> str:
+    """A re-ingestion of a run (``appflow-ingest reingest``): its request and its own counts."""
+    return f"{REINGESTION}{execution_id}#{reingestion}"
 
 
 def _n(value: int) -> dict[str, str]:
@@ -56,7 +62,14 @@ class DynamoRunLedger:
         """Count a finished chunk and its records once; False if this chunk was counted before."""
         return self._count_once(f"chunk#{execution_id}#{chunk_id}", execution_id, flow_name, counts)
 
-    def _count_once(self, marker: str, execution_id: str, flow_name: str | None, counts: Mapping[str, int]) -> bool:
+    def _count_once(
+        self,
+        marker: str,
+        execution_id: str,
+        flow_name: str | None,
+        counts: Mapping[str, int],
+        item_key: str | None = None,
+    ) -> bool:
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values: dict[str, Any] = {f":c{i}": _n(value) for i, value in enumerate(counts.values())}
         update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
@@ -80,7 +93,7 @@ class DynamoRunLedger:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": {"pk": _s(run_key(execution_id))},
+                            "Key": {"pk": _s(item_key or run_key(execution_id))},
                             "UpdateExpression": update,
                             "ExpressionAttributeNames": names,
                             "ExpressionAttributeValues": values,
@@ -96,6 +109,83 @@ class DynamoRunLedger:
                 return False  # the marker exists: counted before
             raise
         return True
+
+    # ------------------------------------------------------------------ re-ingestions (operations)
+    def reingestion_requested(
+        self, execution_id: str, reingestion: str, *, scope: str, files: list[str], chunks: int, note: str | None
+    ) -> None:
+        """Record a re-ingestion before its chunks are queued: on the run (its ids) and as its own item."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"pk": _s(reingestion_key(execution_id, reingestion))},
+            # if_not_exists: a hand-over may already have added its remainder to the count.
+            UpdateExpression="SET requested_at = :at, #scope = :scope, files = :files, note = :note, "
+            "chunks_planned = if_not_exists(chunks_planned, :zero) + :chunks",
+            ExpressionAttributeNames={"#scope": "scope"},
+            ExpressionAttributeValues={
+                ":at": _n(int(time.time() * 1000)),
+                ":scope": _s(scope),
+                ":files": {"L": [_s(f) for f in files]},
+                ":note": _s(note or ""),
+                ":chunks": _n(chunks),
+                ":zero": _n(0),
+            },
+        )
+        self._append_reingestion(execution_id, reingestion)
+
+    def _append_reingestion(self, execution_id: str, reingestion: str) -> None:
+        """Add the id to the run's list once (a retried request finds it there)."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": _s(run_key(execution_id))},
+                UpdateExpression="SET reingestions = list_append(if_not_exists(reingestions, :none), :id)",
+                ConditionExpression="attribute_not_exists(reingestions) OR NOT contains(reingestions, :reingestion)",
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":id": {"L": [_s(reingestion)]},
+                    ":reingestion": _s(reingestion),
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # else: listed already (a retried request)
+
+    def reingested_chunk_finished(
+        self, execution_id: str, reingestion: str, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool:
+        """Count a re-ingested chunk once, on its re-ingestion's item (the run's own counts stay)."""
+        return self._count_once(
+            f"chunk#{execution_id}#{reingestion}#{chunk_id}",
+            execution_id,
+            None,
+            counts,
+            item_key=reingestion_key(execution_id, reingestion),
+        )
+
+    def reingestion(self, execution_id: str, reingestion: str) -> dict[str, Any]:
+        """A re-ingestion as recorded: when, why, which files, and its counts."""
+        item = (
+            self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": _s(reingestion_key(execution_id, reingestion))}, ConsistentRead=True
+            ).get("Item")
+            or {}
+        )
+
+        def number(name: str) -> int:
+            return int(item[name]["N"]) if name in item else 0
+
+        return {
+            "reingestion": reingestion,
+            "requested_at": number("requested_at") or None,
+            "scope": item.get("scope", {}).get("S"),
+            "note": item.get("note", {}).get("S") or None,
+            "files": [f["S"] for f in item.get("files", {}).get("L", [])],
+            **{
+                name: number(name)
+                for name in ("chunks_planned", "chunks_finished", "read", "written", "stale", "quarantined")
+            },
+        }
 
     # ------------------------------------------------------------------ AppFlow's side
     def record_report(self, report: FlowRunReport) -> None:
@@ -205,4 +295,5 @@ def run_state(execution_id: str, item: Mapping[str, Any]) -> RunState:
         published_signature=text("published_signature"),
         outcome=text("outcome"),
         reasons=[r["S"] for r in item.get("reasons", {}).get("L", [])],
+        reingestions=[r["S"] for r in item.get("reingestions", {}).get("L", [])],
     )

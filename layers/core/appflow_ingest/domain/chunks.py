@@ -44,6 +44,9 @@ class Chunk:
     # Parquet only: rows of the row group starting at ``start`` that an earlier invocation already
     # ingested (a hand-over inside a row group, so that one large row group never outlasts a Lambda).
     first_row: int = 0
+    # Set by `appflow-ingest reingest`: the run ledger counts this chunk under that re-ingestion of its
+    # execution, not as AppFlow's run again (which would double its counts).
+    reingestion: str | None = None
 
     @property
     def uri(self) -> str:

@@ -32,8 +32,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
-from appflow_ingest.domain.wallet import Aggregate, Contribution, WalletConfig, contribution_of, derive_pass
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.domain.wallet import (
+    Aggregate,
+    Contribution,
+    WalletConfig,
+    contribution_of,
+    derive_pass,
+    next_change,
+)
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
@@ -163,7 +170,13 @@ class WalletAggregator:
             if current is not None and current.aggregate == updated:
                 continue  # e.g. removed and added back the same: nothing to write for this member
             pass_writes.append(
-                PassWrite(member, updated, derive_pass(updated, self.config, today), current.revision if current else 0)
+                PassWrite(
+                    member,
+                    updated,
+                    derive_pass(updated, self.config, today),
+                    current.revision if current else 0,
+                    next_change(updated, today),
+                )
             )
         return contribution_writes, pass_writes
 
@@ -211,6 +224,7 @@ def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> Sour
 def aggregate_changes(event: Mapping[str, Any], *, aggregator: WalletAggregator) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
     changes: list[SourceChange] = []
     failed_at: str | None = None
     for record in records:

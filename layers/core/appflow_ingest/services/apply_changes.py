@@ -32,7 +32,7 @@ from appflow_ingest.domain.salesforce_changes import (
     s3_pointer,
     unwrap_pointed_event,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 MAX_ATTEMPTS = 25
 WHOLE_OBJECT = "*"
@@ -114,6 +114,9 @@ class ChangeApplier:
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
         event_id = str(event.get("id") or "")
         report = ChangeReport(event_id=event_id)
+        correlate(event_id=event_id)
+        # Every event, whatever becomes of it, at service level (the per-object counts follow in _emit).
+        metrics.add_metric(name="ChangeEventsReceived", unit=MetricUnit.Count, value=1)
         detail = event.get("detail")
         if not isinstance(detail, Mapping):
             return self._reject(event, report, "detail", f"event {event_id}: field 'detail': expected an object")
@@ -125,6 +128,7 @@ class ChangeApplier:
         except ChangeEventRejected as error:
             return self._reject(event, report, error.field, str(error))
         report.object, report.change_type = change.object, change.change_type
+        correlate(object=change.object)
         record_ids = change.record_ids or (WHOLE_OBJECT,)
         report.records = len(record_ids)
         resync: list[tuple[str, str]] = []
@@ -217,18 +221,20 @@ class ChangeApplier:
         """An event that cannot be applied goes to quarantine with the reason; the invocation succeeds."""
         name = f"{event.get('detail-type') or 'unknown'}/{report.event_id or 'no-id'}"
         report.quarantined = self._rejected.put_event(name, {"reason": reason, "field": field, "event": dict(event)})
-        metrics.add_metric(name="ChangeEventsQuarantined", unit=MetricUnit.Count, value=1)
+        emit_counts({"ChangeEventsQuarantined": 1}, object=report.object)  # per object: its alarm groups by it
         logger.warning("change event quarantined", extra={"reason": reason, "location": report.quarantined})
         return report
 
     @staticmethod
     def _emit(report: ChangeReport) -> None:
-        for name, value in (
-            ("ChangeEventsApplied", 1),
-            ("ChangeRecordsWritten", report.written),
-            ("ChangeRecordsStale", report.stale),
-            ("RecordsNeedingResync", report.resync),
-            ("ChangeWriteConflicts", report.conflicts),
-        ):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        emit_counts(
+            {
+                "ChangeEventsApplied": 1,
+                "ChangeRecordsWritten": report.written,
+                "ChangeRecordsStale": report.stale,
+                "RecordsNeedingResync": report.resync,
+                "ChangeWriteConflicts": report.conflicts,
+            },
+            object=report.object,
+        )
         logger.info("change event applied", extra=report.as_dict())

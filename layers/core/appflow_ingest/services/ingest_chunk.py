@@ -26,7 +26,7 @@ from appflow_ingest.domain.records import (
     newest_per_key,
     to_record_versions,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
 
 
@@ -118,15 +118,23 @@ class ChunkIngester:
 
     def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
         report = ChunkReport(chunk=chunk.id)
+        correlate(
+            flow=chunk.landing.flow_name,
+            execution_id=chunk.landing.execution_id,
+            chunk_id=chunk.id,
+            reingestion=chunk.reingestion,
+        )
         rejects: list[dict[str, Any]] = []
         try:
             self._ingest(chunk, remaining_ms, report, rejects)
         except ObjectChanged as changed:
             report.superseded = True
             logger.warning("chunk superseded", extra={"chunk": chunk.id, "reason": str(changed)})
-        if rejects:
+        if rejects or chunk.reingestion:
+            # A re-ingested range overwrites its earlier entries, emptied when the fix let every record through.
             report.quarantine = self._quarantine.put(chunk, rejects)
             report.quarantined = len(rejects)
+        if rejects:
             logger.warning(
                 "records quarantined",
                 extra={
@@ -138,7 +146,7 @@ class ChunkIngester:
             )
         if self._runs is not None:
             self._runs.chunk_finished(chunk, report)
-        self._emit(report)
+        self._emit(report, chunk.landing.flow_name, self._objects_by_flow.get(chunk.landing.flow_name or ""))
         return report
 
     def _ingest(
@@ -206,12 +214,19 @@ class ChunkIngester:
         return outcome.too_large
 
     @staticmethod
-    def _emit(report: ChunkReport) -> None:
+    def _emit(report: ChunkReport, flow: str | None, config: ObjectConfig | None) -> None:
+        # Record counts per flow and object (what an operator filters by); chunk counts per service.
+        emit_counts(
+            {
+                "RecordsRead": report.read,
+                "RecordsWritten": report.written,
+                "RecordsStale": report.stale,
+                "RecordsQuarantined": report.quarantined,
+            },
+            flow=flow,
+            object=config.object if config else None,
+        )
         for name, value in (
-            ("RecordsRead", report.read),
-            ("RecordsWritten", report.written),
-            ("RecordsStale", report.stale),
-            ("RecordsQuarantined", report.quarantined),
             ("ChunksHandedOver", int(report.handed_over_at is not None)),
             ("ChunksSuperseded", int(report.superseded)),
         ):

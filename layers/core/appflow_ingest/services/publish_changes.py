@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.event_bus import PublishError
 from appflow_ingest.domain.change_events import ChangeEvent, change_event_for
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 
 class ChangePublisher(Protocol):
@@ -28,7 +28,9 @@ def publish_changes(
 ) -> dict[str, list[dict[str, str]]]:
     pending: list[tuple[str, ChangeEvent]] = []
     failed_at: str | None = None
-    for record in DynamoDBStreamEvent(event).records:
+    records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
+    for record in records:
         sequence_number = record.dynamodb.sequence_number
         try:
             change = change_event_for(record.dynamodb.old_image, record.dynamodb.new_image, table=table)

@@ -24,13 +24,16 @@ from appflow_ingest.domain.chunks import Chunk, LandedObject
 from appflow_ingest.domain.landing_keys import LandingKey
 from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
 from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 
 class RunLedger(Protocol):
     def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool: ...
     def chunk_finished(
         self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool: ...
+    def reingested_chunk_finished(
+        self, execution_id: str, reingestion: str, chunk_id: str, counts: Mapping[str, int]
     ) -> bool: ...
     def record_report(self, report: FlowRunReport) -> None: ...
     def read(self, execution_id: str) -> RunState: ...
@@ -95,6 +98,10 @@ class RunTracker:
             "stale": report.stale,
             "quarantined": report.quarantined,
         }
+        if chunk.reingestion:
+            # A re-ingestion's counts are its own: the run's (what AppFlow's files gave first) stay as settled.
+            self._ledger.reingested_chunk_finished(execution_id, chunk.reingestion, chunk.id, counts)
+            return
         if not self._ledger.chunk_finished(execution_id, chunk.landing.flow_name, chunk.id, counts):
             metrics.add_metric(name="ChunksCountedBefore", unit=MetricUnit.Count, value=1)
             logger.info("chunk already counted for its run", extra={"chunk": chunk.id})
@@ -110,6 +117,7 @@ class RunTracker:
             metrics.add_metric(name="RunReportsRejected", unit=MetricUnit.Count, value=1)
             logger.error("run report rejected", extra={"reason": str(error), "event_id": event.get("id")})
             return ReportOutcome(None, recorded=False, ignored=str(error))
+        correlate(flow=report.flow_name, execution_id=report.execution_id, event_id=report.event_id)
         if report.destination and report.destination != "S3":
             return self._ignore(report, f"destination {report.destination}, not S3")
         if self._landing_bucket and report.destination_bucket and report.destination_bucket != self._landing_bucket:
@@ -139,7 +147,7 @@ class RunTracker:
         self._ledger.mark_published(execution_id, settlement.signature, settlement.outcome, list(settlement.reasons))
         state.outcome, state.reasons = settlement.outcome, list(settlement.reasons)
         metric = "RunsReconciled" if settlement.outcome == COMPLETED else "RunsIncomplete"
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        emit_counts({metric: 1}, flow=state.flow_name)  # per flow: RunsIncompleteAlarm groups by it
         log = logger.info if settlement.outcome == COMPLETED else logger.warning
         log("flow run settled", extra={"execution_id": execution_id, "outcome": settlement.outcome,
                                         "reasons": list(settlement.reasons)})  # fmt: skip

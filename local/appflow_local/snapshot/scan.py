@@ -1,38 +1,23 @@
-"""``appflow-ingest snapshot``: publish the current stored state as events, to bootstrap a new consumer.
-
-The table is read with a parallel ``Scan`` (one thread per segment), paced by the read capacity
-DynamoDB reports so the pipeline's own reads and writes are not starved, and every item becomes the
-snapshot event of :mod:`appflow_ingest.domain.snapshot_events` (the change event's detail, its own
-detail-type and id). Events go to an EventBridge bus (``PutEvents`` by ten, failed entries resent)
-or to S3 as JSON Lines, one object per scan page.
-
-Resumable: after a page is delivered, the segment's position (``LastEvaluatedKey``) is written to a
-checkpoint file; running the same command again with the same snapshot id continues from there. A
-crash between delivering a page and recording it delivers that page again: on the bus, with the
-same event ids (consumers drop repeats); on S3, into the same object key (overwritten, no repeat).
-"""
+"""The snapshot itself: a paced parallel scan whose pages are delivered to a target and checkpointed."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol, TextIO
-from urllib.parse import urlsplit
+from typing import Any, TextIO
 
-import orjson
 from boto3.dynamodb.types import TypeDeserializer
 
-from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.snapshot_events import check_snapshot_id, snapshot_event_for
+from appflow_local.snapshot.checkpoint import Checkpoint, CheckpointFile, SegmentProgress
+from appflow_local.snapshot.errors import SnapshotError, SnapshotInterrupted
+from appflow_local.snapshot.targets import SnapshotTarget
 
 MEMBER_PASS = "MemberPass"
 DEFAULT_SEGMENTS = 4
@@ -43,69 +28,6 @@ DEFAULT_PAGE_SIZE = 200
 DEFAULT_READ_UNITS_PER_SECOND = 100.0
 
 _deserializer = TypeDeserializer()
-
-
-class SnapshotError(Exception):
-    """A snapshot cannot start or go on: the message says what is wrong and what to do."""
-
-
-class SnapshotInterrupted(SnapshotError):
-    """Stopped before the end (Ctrl-C, or asked to); the checkpoint holds everything delivered."""
-
-
-# ------------------------------------------------------------------------------------------ targets
-class SnapshotTarget(Protocol):
-    """Where snapshot events go; ``deliver`` is retried with the same (segment, part) after a crash."""
-
-    description: str
-
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None: ...
-
-    def finish(self, summary: dict[str, Any]) -> None: ...
-
-
-class BusTarget:
-    """PutEvents to a bus, through the publisher the stream handler uses (groups of ten, retries)."""
-
-    def __init__(self, events_client: Any, bus_name: str, source: str) -> None:
-        self._publisher = EventBridgePublisher(events_client, bus_name)
-        self._source = source
-        self.description = f"bus {bus_name}"
-
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None:
-        self._publisher.publish(events, self._source)
-
-    def finish(self, summary: dict[str, Any]) -> None:
-        return None
-
-
-class S3Target:
-    """JSON Lines under ``<prefix>/<snapshot id>/``: one object per scan page, then ``manifest.json``."""
-
-    def __init__(self, s3_client: Any, uri: str, snapshot_id: str, source: str) -> None:
-        parts = urlsplit(uri)
-        if parts.scheme != "s3" or not parts.netloc:
-            raise SnapshotError(f"--to-s3 {uri!r}: expected s3://BUCKET[/PREFIX]")
-        self._s3 = s3_client
-        self.bucket = parts.netloc
-        prefix = parts.path.strip("/")
-        self.prefix = f"{prefix}/{snapshot_id}" if prefix else snapshot_id
-        self._source = source
-        self.description = f"s3://{self.bucket}/{self.prefix}/"
-
-    def key(self, segment: int, part: int) -> str:
-        return f"{self.prefix}/segment-{segment:04d}-part-{part:06d}.jsonl"
-
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None:
-        lines = b"".join(
-            orjson.dumps({"source": self._source, "detail-type": e.detail_type, "detail": e.detail}) + b"\n"
-            for e in events
-        )
-        self._s3.put_object(Bucket=self.bucket, Key=self.key(segment, part), Body=lines)
-
-    def finish(self, summary: dict[str, Any]) -> None:
-        body = json.dumps(summary, indent=2).encode()
-        self._s3.put_object(Bucket=self.bucket, Key=f"{self.prefix}/manifest.json", Body=body)
 
 
 # ------------------------------------------------------------------------------------------ pacing
@@ -140,77 +62,6 @@ class ReadPacer:
     def consumed(self, units: float) -> None:
         with self._lock:
             self._next = max(self._next, self._clock()) + units / self.rate
-
-
-# ------------------------------------------------------------------------------------------ checkpoint
-@dataclass
-class SegmentProgress:
-    next_key: dict[str, Any] | None = None  # ExclusiveStartKey of the next page (low-level form)
-    next_part: int = 0
-    done: bool = False
-    scanned: int = 0
-    published: int = 0
-    skipped: int = 0
-
-
-@dataclass
-class Checkpoint:
-    """What a snapshot has delivered so far, per segment; saved after every delivered page."""
-
-    snapshot_id: str
-    object_name: str
-    table: str
-    target: str
-    total_segments: int
-    segments: list[SegmentProgress] = field(default_factory=list)
-    started_at: str = ""
-
-    @property
-    def complete(self) -> bool:
-        return all(s.done for s in self.segments)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> Checkpoint:
-        data = json.loads(text)
-        data["segments"] = [SegmentProgress(**s) for s in data["segments"]]
-        return cls(**data)
-
-
-class CheckpointFile:
-    """The checkpoint on disk, replaced atomically so a crash mid-write leaves the previous one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        # Held while a segment updates its progress and saves: a saved file never holds a segment
-        # half-updated (a new part number with the old position would skip or repeat a page).
-        self.lock = threading.RLock()
-
-    def load(self) -> Checkpoint | None:
-        if not self.path.is_file():
-            return None
-        try:
-            return Checkpoint.from_json(self.path.read_text())
-        except (ValueError, TypeError, KeyError) as error:
-            raise SnapshotError(f"checkpoint {self.path} is unreadable ({error}): delete it to start over") from None
-
-    def save(self, checkpoint: Checkpoint) -> None:
-        with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = self.path.with_suffix(self.path.suffix + ".tmp")
-            scratch.write_text(checkpoint.to_json())
-            os.replace(scratch, self.path)
-
-
-def default_checkpoint_path(snapshot_id: str) -> Path:
-    return Path(".appflow-ingest") / "snapshots" / f"{snapshot_id}.json"
-
-
-def default_snapshot_id(object_name: str, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return check_snapshot_id(f"{object_name}-{stamp}")
 
 
 # ------------------------------------------------------------------------------------------ progress
@@ -298,7 +149,7 @@ def take_snapshot(
     check_snapshot_id(snapshot_id)
     if not 1 <= segments <= MAX_SEGMENTS:
         raise SnapshotError(f"--segments {segments}: expected 1 to {MAX_SEGMENTS}")
-    checkpoint = checkpoints.load()
+    checkpoint = resumable_checkpoint(checkpoints, source, target, snapshot_id)
     resumed = checkpoint is not None
     if checkpoint is None:
         checkpoint = Checkpoint(
@@ -310,8 +161,6 @@ def take_snapshot(
             segments=[SegmentProgress() for _ in range(segments)],
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-    else:
-        _check_same_snapshot(checkpoint, source, target, snapshot_id, checkpoints.path)
     pacer = pacer or ReadPacer(DEFAULT_READ_UNITS_PER_SECOND)
     progress = progress or SnapshotProgress(snapshot_id, checkpoint.total_segments)
     progress.segments_done = sum(s.done for s in checkpoint.segments)
@@ -366,9 +215,13 @@ def take_snapshot(
     return summary
 
 
-def _check_same_snapshot(
-    checkpoint: Checkpoint, source: SnapshotSource, target: SnapshotTarget, snapshot_id: str, path: Path
-) -> None:
+def resumable_checkpoint(
+    checkpoints: CheckpointFile, source: SnapshotSource, target: SnapshotTarget, snapshot_id: str
+) -> Checkpoint | None:
+    """The saved progress of this snapshot (None: it starts afresh); a SnapshotError if it is another's."""
+    checkpoint = checkpoints.load()
+    if checkpoint is None:
+        return None
     wanted = {"snapshot_id": snapshot_id, "object_name": source.object_name, "table": source.table}
     wanted["target"] = target.description
     found = {key: getattr(checkpoint, key) for key in wanted}
@@ -377,9 +230,10 @@ def _check_same_snapshot(
             f"{k}: {found[k]!r} in the checkpoint, {wanted[k]!r} now" for k in wanted if found[k] != wanted[k]
         )
         raise SnapshotError(
-            f"checkpoint {path} belongs to another snapshot ({differing}): "
+            f"checkpoint {checkpoints.path} belongs to another snapshot ({differing}): "
             "use another --snapshot-id, or delete the checkpoint to start over"
         )
+    return checkpoint
 
 
 def _scan_segment(
