@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,23 @@ deploy: config-check sam-build
 	$(BIN)/appflow-ingest config push config/$(ENV).yaml \
 	  --stack-name $$($(BIN)/python -c "import tomllib; print(tomllib.load(open('samconfig.toml', 'rb'))['$(ENV)']['deploy']['parameters']['stack_name'])")
 
+# Policy as code (docs/security.md): checkov and cfn-lint judge template.yaml; a finding not in
+# .checkov.yaml's skip list (each skipped check with its reason) fails. checkov pins its own
+# dependencies, so like SAM CLI it has a virtual environment of its own, at a pinned version;
+# cfn-lint is the one SAM CLI pins (already installed for sam-validate).
+CHECKOV_VERSION ?= 3.3.30
+CHECKOVVENV := .venv-checkov
+CHECKOV := $(CHECKOVVENV)/bin/checkov
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOVVENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+security: $(CHECKOV) $(SAM)
+	$(SAMVENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --config-file .checkov.yaml
+
 sam-build: $(SAM)
 	@test -n "$(PY313_DIR)" || { echo "sam-build: no python3.13 found (PATH, pyenv, /root/.pyenv);" \
 	  "install one (pyenv install 3.13) or set PY313_DIR" >&2; exit 1; }
@@ -116,4 +133,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam

@@ -86,7 +86,7 @@ def run_demo(
             emulator,
             DEFAULT_STACK_NAME,
             config_path,
-            {"ChunkSizeBytes": str(chunk_size), "MaskingKey": "demo-masking-key"},
+            {"ChunkSizeBytes": str(chunk_size)},
         )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
         _say(

@@ -62,6 +62,14 @@ class Emulator:
         return self.client("logs")
 
     @cached_property
+    def secretsmanager(self) -> Any:
+        return self.client("secretsmanager")
+
+    @cached_property
+    def kms(self) -> Any:
+        return self.client("kms")
+
+    @cached_property
     def ssm(self) -> Any:
         return self.client("ssm")
 

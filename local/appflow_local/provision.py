@@ -43,6 +43,43 @@ _QUEUE_ATTRIBUTES = (
 )  # fmt: skip
 
 
+_PASSWORD_OPTIONS = (
+    "PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase",
+    "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType",
+)  # fmt: skip
+
+
+# Condition keys moto cannot judge: it denies whenever a Deny statement names them. The emulator
+# is reached over plain HTTP by one user, so the TLS-only and named-reader statements would refuse
+# every local request; they are checked in the template instead (tests/unit/test_template_security.py).
+_UNJUDGED_CONDITION_KEYS = ("aws:SecureTransport", "aws:PrincipalArn")
+
+
+def _emulated_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy less the statements whose conditions moto cannot judge."""
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    kept = [
+        s for s in statements if not any(key in json.dumps(s.get("Condition", {})) for key in _UNJUDGED_CONDITION_KEYS)
+    ]
+    return {**policy, "Statement": kept}
+
+
+def _password_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """GenerateSecretString's options as GetRandomPassword takes them (CloudFormation gives strings)."""
+    options: dict[str, Any] = {}
+    for key in _PASSWORD_OPTIONS:
+        if key in spec:
+            value = spec[key]
+            if key == "PasswordLength":
+                options[key] = int(value)
+            elif key == "ExcludeCharacters":
+                options[key] = str(value)
+            else:
+                options[key] = _text(value) == "true"
+    return options
+
+
 def local_bus_name(name: str) -> str:
     """The name a bus gets in the emulator (see Provisioner._event_bus)."""
     return name.replace("/", "_")
@@ -85,6 +122,14 @@ class Provisioner:
             "AWS::Events::Archive": self._archive,
             RULE_TYPE: self._rule,
             FUNCTION_TYPE: self._function,
+            # Security resources (docs/security.md). moto does not enforce policies: they are put
+            # where they go, so the emulator holds what the account would.
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::IAM::Role": self._role,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -299,6 +344,7 @@ class Provisioner:
     def _archive(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         # moto archives what its managed rule matches and replays it (see docs/consuming.md for
         # what its replay does not emulate); EventBridge limits archive names to 48 characters.
+        # KmsKeyIdentifier is not passed: moto's CreateArchive does not take one (moto 5).
         name = props.get("ArchiveName") or self._physical_name(logical_id, 48)
         pattern = props.get("EventPattern")
         request = {
@@ -352,6 +398,76 @@ class Provisioner:
         # only need names so that references to them resolve.
         name = self._physical_name(logical_id, 64)
         return {"Ref": name, "Arn": f"arn:aws:lambda:{self.emulator.region}:{ACCOUNT_ID}:function:{name}"}
+
+    def _kms_key(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # Found again by an alias of the stack's choosing, so provisioning twice makes one key.
+        kms, alias = self.emulator.kms, f"alias/{self._physical_name(logical_id, 200)}"
+        try:
+            key = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        except ClientError as error:
+            if not _already_exists(error, "NotFoundException"):
+                raise
+            request: dict[str, Any] = {"Description": str(props.get("Description", ""))}
+            if props.get("KeyPolicy"):
+                request["Policy"] = json.dumps(props["KeyPolicy"])
+            key = kms.create_key(**request)["KeyMetadata"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+            if _text(props.get("EnableKeyRotation", "false")) == "true":
+                kms.enable_key_rotation(KeyId=key["KeyId"])
+        return {"Ref": key["KeyId"], "KeyId": key["KeyId"], "Arn": key["Arn"]}
+
+    def _secret(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        secrets = self.emulator.secretsmanager
+        name = props.get("Name") or self._physical_name(logical_id, 512)
+        try:
+            arn = secrets.describe_secret(SecretId=name)["ARN"]  # kept: its value is already in use
+        except ClientError as error:
+            if not _already_exists(error, "ResourceNotFoundException"):
+                raise
+            value = props.get("SecretString")
+            if value is None:
+                # GenerateSecretString, as CloudFormation does it: Secrets Manager's own generator.
+                spec = props.get("GenerateSecretString") or {}
+                value = secrets.get_random_password(**_password_options(spec))["RandomPassword"]
+            request = {"Name": name, "SecretString": value}
+            if props.get("KmsKeyId"):
+                request["KmsKeyId"] = props["KmsKeyId"]
+            arn = secrets.create_secret(**request)["ARN"]
+        return {"Ref": arn, "Id": arn, "Name": name}
+
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        logs = self.emulator.logs
+        name = props.get("LogGroupName") or self._physical_name(logical_id, 512)
+        try:
+            logs.create_log_group(
+                logGroupName=name, **({"kmsKeyId": props["KmsKeyId"]} if props.get("KmsKeyId") else {})
+            )
+        except ClientError as error:
+            if not _already_exists(error, "ResourceAlreadyExistsException"):
+                raise
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        arn = f"arn:aws:logs:{self.emulator.region}:{ACCOUNT_ID}:log-group:{name}:*"
+        return {"Ref": name, "Arn": arn}
+
+    def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        policy = _emulated_policy(props["PolicyDocument"])
+        if policy["Statement"]:
+            self.emulator.s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
+        return {"Ref": props["Bucket"]}
+
+    def _queue_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        policy = _emulated_policy(props["PolicyDocument"])
+        if policy["Statement"]:
+            for url in props["Queues"]:
+                self.emulator.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        return {"Ref": self._physical_name(logical_id, 255)}
+
+    def _role(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # Like functions, roles are not created in the emulator (moto enforces no IAM); their
+        # statements stay in the template, where tests/integration/test_least_privilege.py reads them.
+        name = self._physical_name(logical_id, 64)
+        return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": name}
 
     # ------------------------------------------------------------------ local wiring
     def _delivery(self, function: str, event: str, raw: Mapping[str, Any], timeout_seconds: int) -> Delivery:
@@ -454,12 +570,20 @@ def sam_env_vars(
     """A ``sam local invoke --env-vars`` document pointing each function at the provisioned stack.
 
     SAM only overrides variables the template declares, which is why AWS_ENDPOINT_OVERRIDE is one.
-    URLs of the emulator (queue URLs) are rewritten to how a Lambda container reaches it.
+    URLs of the emulator (queue URLs) are rewritten to how a Lambda container reaches it, and
+    secrets' ARNs to their names (GetSecretValue takes either; moto ends each ARN in random
+    characters, and the committed events/env.local.json must come out the same every time).
     """
+    secret_names = {
+        attrs["Ref"]: attrs["Name"]
+        for attrs in stack.resources.values()
+        if attrs.get("Type") == "AWS::SecretsManager::Secret" and "Name" in attrs
+    }
     document: dict[str, dict[str, str]] = {}
     for function in template.functions():
         env = function_environment(function, stack, template)
         env = {name: value.replace(emulator_url.rstrip("/"), container_url.rstrip("/")) for name, value in env.items()}
+        env = {name: secret_names.get(value, value) for name, value in env.items()}
         env["AWS_ENDPOINT_OVERRIDE"] = container_url
         document[function.logical_id] = env
     return document

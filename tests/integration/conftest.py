@@ -38,6 +38,7 @@ class CoreStack:
     entity_table: str
     bus_name: str
     tap_queue_url: str
+    raw_quarantine_bucket: str
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -52,6 +53,14 @@ class CoreStack:
             for message in batch:
                 events.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.tap_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def raw_quarantined(self) -> list[dict[str, Any]]:
+        """What was kept as it arrived (it could not be masked), from the raw quarantine bucket."""
+        s3, entries = self.client("s3"), []
+        for obj in s3.list_objects_v2(Bucket=self.raw_quarantine_bucket).get("Contents", []):
+            body = s3.get_object(Bucket=self.raw_quarantine_bucket, Key=obj["Key"])["Body"].read()
+            entries += [json.loads(line) for line in body.splitlines()]
+        return entries
 
     def chunk_messages(self) -> list[str]:
         sqs, bodies = self.client("sqs"), []
@@ -74,6 +83,7 @@ def core_stack(moto_endpoint) -> CoreStack:
     landing, quarantine = f"landing-{suffix}", f"quarantine-{suffix}"
     s3.create_bucket(Bucket=landing)
     s3.create_bucket(Bucket=quarantine)
+    s3.create_bucket(Bucket=f"raw-{suffix}")
     chunk_queue = sqs.create_queue(QueueName=f"chunks-{suffix}")["QueueUrl"]
     table = template_resource("EntityTable")
     ddb.create_table(
@@ -89,7 +99,7 @@ def core_stack(moto_endpoint) -> CoreStack:
     tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name=f"tap-{suffix}", EventBusName=bus, EventPattern=json.dumps({"source": ["appflow-ingest"]}))
     events.put_targets(Rule=f"tap-{suffix}", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
-    return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap)
+    return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap, f"raw-{suffix}")
 
 
 @pytest.fixture(scope="session")

@@ -80,12 +80,13 @@ class SharedRun:
                 "stored": lambda: stored_records(self.emulator, self.stack),
                 "events": lambda: published_events(self.emulator, self.stack),
                 "ledger": lambda: run_ledger(self.emulator, self.stack),
-                "quarantine": self._quarantined,
+                "quarantine": lambda: self._quarantined("QuarantineBucket"),
+                "raw": lambda: self._quarantined("RawQuarantineBucket"),
             }[what]()
         return self._read[what]
 
-    def _quarantined(self) -> list[dict[str, Any]]:
-        bucket, s3, entries = str(self.stack.attribute("QuarantineBucket")), self.emulator.s3, []
+    def _quarantined(self, logical_id: str) -> list[dict[str, Any]]:
+        bucket, s3, entries = str(self.stack.attribute(logical_id)), self.emulator.s3, []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for obj in page.get("Contents", []):
                 entries += map(json.loads, s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines())
@@ -133,6 +134,12 @@ class Case:
         mine = {f"s3://{self.bucket}/{landed.key}" for landed in self.landed}
         entries = [e for e in self.shared.read("quarantine") if e["source"] in mine]
         return sorted(entries, key=lambda e: (e["source"], e["offset"]))
+
+    def raw(self, key: str, offset: int) -> dict[str, Any]:
+        """What the raw quarantine keeps, as it arrived, of the unparsable line at ``offset`` of ``key``."""
+        source = f"s3://{self.bucket}/{key}"
+        (entry,) = [e for e in self.shared.read("raw") if e["source"] == source and e["offset"] == offset]
+        return entry
 
     def runs(self) -> dict[str, dict[str, Any]]:
         mine = {self.execution(n) for n in range(10)}
@@ -333,8 +340,11 @@ def test_malformed_lines_are_quarantined_one_by_one_and_the_rest_of_the_file_is_
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line if isinstance(line, bytes) else orjson.dumps(line)) + 1)
-    assert quarantine_entry(case, key, offsets[1], None)["line"].startswith('{"Id"')
-    assert "line_base64" in quarantine_entry(case, key, offsets[2], None)
+    assert "raw_location" in quarantine_entry(case, key, offsets[1], None)
+    assert case.raw(key, offsets[1])["line"].startswith('{"Id"')  # unparsable: kept as is, apart
+    assert "line_base64" in case.raw(key, offsets[2]) and "line_base64" not in quarantine_entry(
+        case, key, offsets[2], None
+    )
     quarantine_entry(case, key, offsets[3], None)
     quarantine_entry(case, key, offsets[4], None)
     quarantine_entry(case, key, offsets[6], "Id")
@@ -657,7 +667,8 @@ def test_a_json_lines_file_whose_first_line_is_broken_is_still_read_as_json_line
     case.land(key, first + b"\n" + json_lines(records), records)
     yield
     assert case.counts() == (6, 5, 0, 1)  # read, written, stale, quarantined
-    assert quarantine_entry(case, key, 0, None)["line"] == first.decode()
+    assert "line" not in quarantine_entry(case, key, 0, None)
+    assert case.raw(key, 0)["line"] == first.decode()
 
 
 @landed_together

@@ -111,7 +111,12 @@ def test_the_landing_bucket_admits_appflow_only_for_this_account_and_the_configu
     template, resolver = _deployed("dev.yaml")
     policy = _created(template, resolver, "AWS::S3::BucketPolicy")["LandingBucketPolicy"]
     assert policy["Bucket"] == "<LandingBucket>"
-    [statement] = policy["PolicyDocument"]["Statement"]
+    # The bucket's one policy: the TLS-only statement (docs/security.md) and the AppFlow grant, the only Allow.
+    [statement] = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert {s["Sid"] for s in policy["PolicyDocument"]["Statement"]} == {
+        "DenyInsecureTransport",
+        "AllowAppFlowDestinationActions",
+    }
     assert statement["Principal"] == {"Service": "appflow.amazonaws.com"}
     assert statement["Action"] == APPFLOW_DESTINATION_ACTIONS
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
@@ -121,16 +126,22 @@ def test_the_landing_bucket_admits_appflow_only_for_this_account_and_the_configu
 
 
 def test_every_function_may_read_the_configuration_it_parses_at_cold_start():
-    template, resolver = _deployed("dev.yaml")
-    policy = template.resources["ConfigReadPolicy"]
-    assert resolver.condition(policy["Condition"])
-    # The roles SAM makes for each function (<Function>Role): every function, none forgotten.
-    assert sorted(role["Ref"] for role in policy["Properties"]["Roles"]) == sorted(
-        f"{f.logical_id}Role" for f in template.functions()
-    )
-    [statement] = resolver.resolve(policy["Properties"]["PolicyDocument"])["Statement"]
-    assert statement["Action"] == "ssm:GetParametersByPath"
-    assert statement["Resource"][1].endswith(":parameter/appflow-ingest-dev/configuration/*")
+    # Each function's own role (<Function>Role, docs/security.md) reads the configuration's path:
+    # every function, none forgotten; tests/integration/test_least_privilege.py checks it is used.
+    for config, granted in (("dev.yaml", True), (None, False)):
+        template, resolver = _deployed(config)
+        for function in template.functions():
+            role = template.resources[f"{function.logical_id}Role"]["Properties"]
+            statements = [
+                s for policy in resolver.resolve(role["Policies"]) for s in policy["PolicyDocument"]["Statement"]
+            ]
+            reads = [s for s in statements if s["Sid"] == "ReadConfiguration"]
+            if not granted:
+                assert reads == [], function.logical_id  # no path: FlowObjects and WalletConfig instead
+                continue
+            [statement] = reads
+            assert statement["Action"] == "ssm:GetParametersByPath"
+            assert statement["Resource"].endswith(":parameter/appflow-ingest-dev/configuration"), statement
 
 
 def test_no_custom_resource_activates_anything():

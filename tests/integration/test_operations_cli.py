@@ -402,8 +402,14 @@ def _plain_stack(endpoint: str, name: str) -> dict[str, str]:
 
     template = Template.load(TEMPLATE)
     kinds = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table")
+    # Only what identifies each resource: the rest (encryption, policies, redrive) refers to the
+    # template's parameters and conditions, which this plain stack does not carry.
+    kept = ("KeySchema", "AttributeDefinitions", "BillingMode", "StreamSpecification")
     resources = {
-        logical_id: {k: v for k, v in resource.items() if k in ("Type", "Properties")}
+        logical_id: {
+            "Type": resource["Type"],
+            "Properties": {k: v for k, v in resource.get("Properties", {}).items() if k in kept},
+        }
         for logical_id, resource in template.resources.items()
         if resource["Type"] in kinds and "Condition" not in resource
     }
@@ -432,7 +438,7 @@ def test_the_verbs_resolve_a_deployed_stack_through_cloudformation(capsys, moto_
         bucket=physical["LandingBucket"], key=f"{FLOW}/{execution_id}/f", size=10, start=0, end=10, format="jsonl",
         landing=LandingKey(flow_name=FLOW, execution_id=execution_id),
     )  # fmt: skip
-    S3Quarantine(s3, physical["QuarantineBucket"]).put(
+    S3Quarantine(s3, physical["QuarantineBucket"], raw_bucket=physical["RawQuarantineBucket"]).put(
         chunk, [{"source": chunk.uri, "offset": 4, "flow_name": FLOW, "execution_id": execution_id, "kind": "invalid",
                  "field": "Id", "reason": f"{chunk.uri} offset 4: field 'Id': expected an id", "expected": "an id"}]
     )  # fmt: skip

@@ -43,7 +43,6 @@ def test_rules_coerce_mask_quarantine_and_report_a_new_field_once(moto_endpoint,
         stack_name=stack_name,
         parameter_overrides={
             "FlowObjects": json.dumps({FLOW: {"object": "Contact", "rules": "contact-member"}}),
-            "MaskingKey": "test-key",
         },
     )
     runtime = LocalRuntime(emulator, stack, template, log_sink=io.StringIO())

@@ -173,16 +173,17 @@ def oracle(rules: RuleSet, record: dict[str, Any], *, deleted: bool, only_presen
         if spec.drop or (only_present and name not in record):
             continue
         raw = record.get(name)
+        masked = spec.mask is not None  # a masked field's value is never in a reason
         try:
             value = ANY_FORM[spec.type](raw)
         except CoercionError as error:
             if not deleted:
-                raise RecordRejected(name, f"type {spec.type}: {error}", raw) from None
+                raise RecordRejected(name, f"type {spec.type}: {error}", raw, masked=masked) from None
             value = raw
         if value is None and spec.required and not deleted:
-            raise RecordRejected(name, "required: a value", raw)
+            raise RecordRejected(name, "required: a value", raw, masked=masked)
         if value is not None and spec.allowed is not None and value not in spec.allowed and not deleted:
-            raise RecordRejected(name, f"allowed values: one of {sorted(spec.allowed, key=str)}", raw)
+            raise RecordRejected(name, f"allowed values: one of {sorted(spec.allowed, key=str)}", raw, masked=masked)
         if value is not None and spec.mask == REDACT:
             value = REDACTED
         elif value is not None and spec.mask == HASH:

@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -56,7 +57,14 @@ def record_handler(record: SQSRecord) -> dict[str, str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    result = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    # Published on every batch, zero included: a batch that failed whole still reports (and the metric set is never empty).
+    # Published on every batch, zeros included, so a batch that failed whole still reports.
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    try:
+        result = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    except BatchProcessingError:  # every record failed: the batch is retried whole
+        metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+        raise
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=len(result.get("batchItemFailures", [])))
     return result

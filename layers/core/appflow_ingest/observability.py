@@ -22,6 +22,33 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME", "appflow-ingest")
 # A dimension value must not be empty: a file outside any flow's layout, an unconfigured object.
 UNKNOWN = "none"
+# The only names that may go on every later log line or be a metric dimension: identifiers of the
+# pipeline's own units of work (configuration, AWS and AppFlow ids), never a record's values, so
+# personal data cannot reach a line nobody reviews one by one (docs/security.md, docs/operating.md).
+CORRELATION_KEYS = frozenset(
+    {
+        "flow",
+        "object",
+        "execution_id",
+        "chunk_id",
+        "reingestion",
+        "event_id",
+        "file",
+        "first_sequence_number",
+        "last_sequence_number",
+    }
+)
+METRIC_DIMENSIONS = frozenset({"flow", "object"})
+
+
+def _allowed(values: Mapping[str, Any], allowed: frozenset[str], what: str) -> dict[str, Any]:
+    """The listed names only. An unlisted one is dropped, not raised: telemetry must never fail a
+    chunk; its name (never its value) is logged so the slip is seen and the list reviewed."""
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        logger.warning(f"{what} not in the allow-list dropped", extra={"dropped_names": unknown})
+    return {name: value for name, value in values.items() if name in allowed}
+
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngest"), service=SERVICE)
@@ -35,7 +62,7 @@ def emit_counts(counts: Mapping[str, int | float], **dimensions: str | None) -> 
     (a batch of chunks or events), and each must keep its own dimensions.
     """
     scoped = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
-    for name, value in dimensions.items():
+    for name, value in _allowed(dimensions, METRIC_DIMENSIONS, "metric dimensions").items():
         scoped.add_dimension(name=name, value=value or UNKNOWN)
     for name, value in counts.items():
         scoped.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -45,7 +72,8 @@ def emit_counts(counts: Mapping[str, int | float], **dimensions: str | None) -> 
 def correlate(**keys: str | None) -> None:
     """Put the keys an operator searches logs by (flow, execution_id, chunk_id, event_id) on every
     later log line of this invocation (handlers clear them at the start of the next one)."""
-    logger.append_keys(**{name: value for name, value in keys.items() if value is not None})
+    allowed = _allowed(keys, CORRELATION_KEYS, "log keys")
+    logger.append_keys(**{name: value for name, value in allowed.items() if value is not None})
 
 
 def correlate_stream_batch(records: Sequence[Any]) -> None:

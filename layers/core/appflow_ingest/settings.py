@@ -129,7 +129,8 @@ class Settings:
     flow_formats: dict[str, str] = field(default_factory=dict)
     object_rules: dict[str, str] = field(default_factory=dict)  # object -> rule set name
     derived_table: str = ""  # aggregates, member passes and schema sightings (optional: rules work without it)
-    masking_key: bytes | None = None
+    masking_key_secret: str = ""  # the masking key's secret (ingest and changes only: adapters/masking_key.py)
+    raw_quarantine_bucket: str = ""  # unparsable lines and events, as they arrived (docs/security.md)
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
     rule_sets: dict[str, RuleSet] | None = None  # from the configuration document; None: the shipped catalog
@@ -146,6 +147,13 @@ class Settings:
         if not self.ledger_table:
             raise ConfigurationError("environment variable LEDGER_TABLE is required (declared in template.yaml)")
         return self.ledger_table
+
+    def require_raw_quarantine_bucket(self) -> str:
+        if not self.raw_quarantine_bucket:
+            raise ConfigurationError(
+                "environment variable RAW_QUARANTINE_BUCKET is required (declared in template.yaml)"
+            )
+        return self.raw_quarantine_bucket
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -169,7 +177,8 @@ class Settings:
             flow_formats=flow_formats,
             object_rules=parse_flow_rules(env.get("FLOW_OBJECTS", "{}")),
             derived_table=env.get("DERIVED_TABLE", ""),
-            masking_key=env.get("MASKING_KEY", "").encode() or None,
+            masking_key_secret=env.get("MASKING_KEY_SECRET", ""),
+            raw_quarantine_bucket=env.get("RAW_QUARANTINE_BUCKET", ""),
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
         )

@@ -44,5 +44,9 @@ class AwsClients:
         return self.client("events")
 
     @cached_property
+    def secretsmanager(self) -> Any:
+        return self.client("secretsmanager")
+
+    @cached_property
     def ssm(self) -> Any:
         return self.client("ssm")

@@ -25,12 +25,17 @@ DEFAULT_FIELDS = ObjectConfig(object="")
 class RecordRejected(ValueError):
     """A record that cannot be stored as it is; it goes to quarantine with this reason."""
 
-    def __init__(self, field: str | None, expected: str, got: Any = None) -> None:
+    def __init__(self, field: str | None, expected: str, got: Any = None, *, masked: bool = False) -> None:
         self.field = field
         self.expected = expected
-        self.got = got
+        # A masked field's value never goes into a reason: reasons reach logs and quarantine entries.
+        self.got = None if masked else got
         where = f"field {field!r}: " if field else ""
-        super().__init__(f"{where}expected {expected}" + ("" if got is None else f", got {got!r}"))
+        if masked and got is not None:
+            shown = " (the value is not shown: the field is masked)"
+        else:
+            shown = "" if got is None else f", got {got!r}"
+        super().__init__(f"{where}expected {expected}{shown}")
 
 
 class RecordVersion(NamedTuple):
@@ -192,6 +197,19 @@ def _object_from_record(attributes: Any, record_id: str) -> str:
         "the Salesforce object name: configure the flow in FLOW_OBJECTS, or deliver records with "
         "attributes.type or a standard object's Salesforce Id",
     )
+
+
+def record_object(record: Any, config: ObjectConfig | None) -> str | None:
+    """The Salesforce object a record belongs to, as ``to_record_version`` tells it; None if it cannot tell."""
+    if config is not None and config.object:
+        return config.object
+    if not isinstance(record, dict):
+        return None
+    raw_id = record.get((config or DEFAULT_FIELDS).id_field)
+    try:
+        return _object_from_record(record.get("attributes"), str(raw_id).strip() if raw_id is not None else "")
+    except RecordRejected:
+        return None
 
 
 _record_id = itemgetter(1)  # RecordVersion.id

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.quarantine import Masking, rejected_event
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce_changes import (
@@ -63,6 +64,10 @@ class ChangeRules(Protocol):
     def apply_to_change(
         self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
     ) -> tuple[dict[str, Any], tuple[str, ...]]: ...
+
+    def masking_for(self, object_name: str | None) -> Masking | None:
+        """How quarantine shows a rejected event's fields (None: they cannot be masked)."""
+        ...
 
 
 class ConcurrentUpdates(RuntimeError):
@@ -220,7 +225,8 @@ class ChangeApplier:
     def _reject(self, event: Mapping[str, Any], report: ChangeReport, field: str, reason: str) -> ChangeReport:
         """An event that cannot be applied goes to quarantine with the reason; the invocation succeeds."""
         name = f"{event.get('detail-type') or 'unknown'}/{report.event_id or 'no-id'}"
-        report.quarantined = self._rejected.put_event(name, {"reason": reason, "field": field, "event": dict(event)})
+        masking = dict if self._rules is None else self._rules.masking_for(_object_of(event))
+        report.quarantined = self._rejected.put_event(name, rejected_event(event, field, reason, masking))
         emit_counts({"ChangeEventsQuarantined": 1}, object=report.object)  # per object: its alarm groups by it
         logger.warning("change event quarantined", extra={"reason": reason, "location": report.quarantined})
         return report
@@ -238,3 +244,11 @@ class ChangeApplier:
             object=report.object,
         )
         logger.info("change event applied", extra=report.as_dict())
+
+
+def _object_of(event: Mapping[str, Any]) -> str | None:
+    """The Salesforce object a change event names (its header's entityName), if it names one."""
+    detail = event.get("detail")
+    header = detail.get("ChangeEventHeader") if isinstance(detail, Mapping) else None
+    entity = header.get("entityName") if isinstance(header, Mapping) else None
+    return entity if isinstance(entity, str) and entity else None

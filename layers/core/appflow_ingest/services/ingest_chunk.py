@@ -18,12 +18,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from appflow_ingest.adapters.entity_store import MAX_ITEM_BYTES, WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.quarantine import rejected_line, rejected_record
+from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_record
 from appflow_ingest.domain.records import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
     newest_per_key,
+    record_object,
     to_record_versions,
 )
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
@@ -56,6 +57,10 @@ class RecordRules(Protocol):
     """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
 
     def apply(self, version: RecordVersion) -> RecordVersion: ...
+
+    def masking_for(self, object_name: str | None) -> Masking | None:
+        """How quarantine shows a rejected record of the object (None: it cannot be masked)."""
+        ...
 
 
 @dataclass
@@ -171,16 +176,29 @@ class ChunkIngester:
                 self._hand_over(chunk, batch.offset, report, batch.row)
                 return
             report.read += len(batch.records) + len(batch.undecodable)
+            versioned = versions  # each knows its record's object, for the masking of rejects below
             if self._rules is not None:
                 versions = self._apply_rules(versions, batch.records, rejected)
+            ruled: set[int] = set()  # records the rules already masked (stored as such) but too large
             if versions:
                 for version in self._write(versions, chunk, report):
                     index = next(i for i, record in enumerate(batch.records) if record is version.record)
                     rejected.append((index, version.record, _too_large_to_store()))
+                    ruled.add(id(version.record))
             if rejected or batch.undecodable:
                 offsets = batch.record_offsets()
+                known = {id(version.record): version.object for version in versioned}
                 found = [rejected_line(chunk, line.offset, line.raw, line.reason) for line in batch.undecodable]
-                found += [rejected_record(chunk, offsets[index], record, error) for index, record, error in rejected]
+                found += [
+                    rejected_record(
+                        chunk,
+                        offsets[index],
+                        record,
+                        error,
+                        dict if id(record) in ruled else self._masking(record, config, known),
+                    )
+                    for index, record, error in rejected
+                ]
                 rejects.extend(sorted(found, key=lambda entry: entry["offset"]))
 
     def _apply_rules(
@@ -195,6 +213,12 @@ class ChunkIngester:
                 index = next(i for i, record in enumerate(records) if record is version.record)
                 rejected.append((index, version.record, error))
         return kept
+
+    def _masking(self, record: Any, config: ObjectConfig | None, known: Mapping[int, str]) -> Masking | None:
+        """How the quarantine shows this record: its object's masks (docs/security.md)."""
+        if self._rules is None:
+            return dict  # no rules, no masked fields
+        return self._rules.masking_for(known.get(id(record)) or record_object(record, config))
 
     def _out_of_time(self, remaining_ms: Callable[[], int] | None) -> bool:
         return remaining_ms is not None and remaining_ms() < self._handover_margin_ms
