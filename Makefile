@@ -20,8 +20,10 @@ dev: $(BIN)/appflow-ingest  ## install everything into .venv
 demo: dev  ## run a full AppFlow run through the pipeline on the embedded emulator
 	$(BIN)/appflow-ingest demo
 
+# The suite runs on every core (pytest-xdist): each worker starts its own moto server, tests isolate
+# themselves by stack name, and whole files go to one worker so module fixtures are built once.
 test: dev  ## the whole test suite (unit + integration against moto's server)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 unit: dev
 	$(BIN)/pytest tests/unit
