@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean
+.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,10 @@ dev: $(BIN)/appflow-ingest  ## install everything into .venv
 demo: dev  ## run a full AppFlow run through the pipeline on the embedded emulator
 	$(BIN)/appflow-ingest demo
 
+# The suite runs on every core (pytest-xdist): each worker starts its own moto server, tests isolate
+# themselves by stack name, and whole files go to one worker so module fixtures are built once.
 test: dev  ## the whole test suite (unit + integration against moto's server)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 unit: dev
 	$(BIN)/pytest tests/unit
@@ -60,6 +62,12 @@ PY313_DIR ?= $(shell for p in $(PY313_CANDIDATES); do \
 # Reads samconfig.toml ([default.validate.parameters] lint = true, [default.build.parameters]).
 sam-validate: $(SAM)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) -t examples/consumer/template.yaml
+
+# The EventBridge schema registry in template.yaml, rendered from schemas/*.schema.json (run it after
+# editing a schema; tests/unit/test_event_schemas.py fails until then).
+event-schemas: dev
+	$(BIN)/python -m appflow_local.event_schemas --write
 
 # The configuration files against their schema and each other, and samconfig.toml's rendered
 # parameters against them (docs/configuration.md).

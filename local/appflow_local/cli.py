@@ -17,6 +17,8 @@
     appflow-ingest local seed      --endpoint-url URL [--events-dir DIR]
     appflow-ingest local runs      --endpoint-url URL   (the same as `runs --endpoint-url URL`)
     appflow-ingest local drain     --endpoint-url URL
+    appflow-ingest snapshot        --object Account [--to-bus BUS | --to-s3 URI] (--endpoint-url URL | --stack NAME)
+    appflow-ingest replay-events   --since 6h [--until T] [--detail-type T] --to RULE (--endpoint-url URL | --stack NAME)
 
 Output meant for programs (JSON summaries, records, events) goes to stdout; progress and the
 functions' logs go to stderr. A mistake (a flag, a file, an endpoint) is one line on stderr and exit
@@ -45,6 +47,7 @@ from appflow_local.configuration import (
     push,
     render_samconfig,
 )
+from appflow_local.consumer_cli import add_consumer_commands
 from appflow_local.emulator import Emulator, embedded_emulator
 from appflow_local.handler_output import route_library_logs
 from appflow_local.operations import commands as operations
@@ -136,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default=None, help="AWS region (default: your AWS configuration)")
 
     operations.add_commands(commands)
+
+    add_consumer_commands(commands)  # snapshot, replay-events (the operations' stack flags)
 
     local = commands.add_parser("local", help="local mode against a running emulator").add_subparsers(
         dest="local_command", required=True

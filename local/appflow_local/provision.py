@@ -35,6 +35,7 @@ from appflow_local.template import (
 )
 
 EVENTBRIDGE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+RULE_TYPE = "AWS::Events::Rule"
 _QUEUE_ATTRIBUTES = (
     "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
     "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
@@ -118,6 +119,8 @@ class Provisioner:
             "AWS::SQS::Queue": self._queue,
             "AWS::DynamoDB::Table": self._table,
             "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Archive": self._archive,
+            RULE_TYPE: self._rule,
             FUNCTION_TYPE: self._function,
             # Security resources (docs/security.md). moto does not enforce policies: they are put
             # where they go, so the emulator holds what the account would.
@@ -175,7 +178,16 @@ class Provisioner:
             raise TemplateError(f"{logical_id}: circular reference between resources")
         self._in_progress.add(logical_id)
         try:
-            properties = self.resolver.resolve(resource.get("Properties", {})) if kind != FUNCTION_TYPE else {}
+            raw = resource.get("Properties", {})
+            if kind == FUNCTION_TYPE:
+                properties = {}
+            elif kind == RULE_TYPE:  # its targets are resolved one by one: one without a local equivalent is left out
+                properties = {
+                    **self.resolver.resolve({k: v for k, v in raw.items() if k != "Targets"}),
+                    "Targets": raw.get("Targets", []),
+                }
+            else:
+                properties = self.resolver.resolve(raw)
             attributes = self._creators[kind](logical_id, properties or {})
         finally:
             self._in_progress.discard(logical_id)
@@ -331,6 +343,58 @@ class Provisioner:
                 raise
             arn = self.emulator.events.describe_event_bus(Name=name)["Arn"]
         return {"Ref": name, "Name": name, "Arn": arn}
+
+    def _archive(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # moto archives what its managed rule matches and replays it (see docs/consuming.md for
+        # what its replay does not emulate); EventBridge limits archive names to 48 characters.
+        # KmsKeyIdentifier is not passed: moto's CreateArchive does not take one (moto 5).
+        name = props.get("ArchiveName") or self._physical_name(logical_id, 48)
+        pattern = props.get("EventPattern")
+        request = {
+            "Description": props.get("Description", ""),
+            "EventPattern": json.dumps(pattern) if isinstance(pattern, dict) else (pattern or ""),
+            "RetentionDays": int(props.get("RetentionDays", 0)),
+        }
+        events = self.emulator.events
+        try:
+            arn = events.create_archive(ArchiveName=name, EventSourceArn=props["SourceArn"], **request)["ArchiveArn"]
+        except ClientError as error:
+            if not _already_exists(error, "ResourceAlreadyExistsException"):
+                raise
+            arn = events.update_archive(ArchiveName=name, **{k: v for k, v in request.items() if v})["ArchiveArn"]
+        return {"Ref": name, "ArchiveName": name, "Arn": arn}
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # A rule of its own (not a function's EventBridgeRule event): created as declared. Only the
+        # targets moto can deliver to are attached (SQS, log groups, buses); another target kind
+        # would make moto fail every PutEvents on the bus, so it is left out and said so.
+        name = props.get("Name") or self._physical_name(logical_id, 64)
+        bus = str(props.get("EventBusName") or "default")
+        bus = bus.split(":event-bus/", 1)[1] if bus.startswith("arn:") else bus
+        request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if props.get("EventPattern"):
+            pattern = props["EventPattern"]
+            request["EventPattern"] = json.dumps(pattern) if isinstance(pattern, dict) else pattern
+        if props.get("ScheduleExpression"):
+            request["ScheduleExpression"] = props["ScheduleExpression"]
+        if props.get("Description"):
+            request["Description"] = props["Description"]
+        arn = self.emulator.events.put_rule(**request)["RuleArn"]
+        deliverable = []
+        for declared in props.get("Targets", []):
+            where = f"{logical_id}.Targets.{declared.get('Id')}"
+            try:
+                target = self.resolver.resolve(declared)
+            except TemplateError as error:  # e.g. the operations topic: SNS is not provisioned locally
+                self.skipped[where] = f"not created locally: {error}"
+                continue
+            if target["Arn"].split(":")[2] in ("sqs", "logs", "events"):
+                deliverable.append(target)
+            else:
+                self.skipped[where] = f"target {target['Arn']} (moto delivers only to SQS, logs, buses)"
+        if deliverable:
+            self.emulator.events.put_targets(Rule=name, EventBusName=bus, Targets=deliverable)
+        return {"Ref": name, "Arn": arn}
 
     def _function(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         # Functions are not created in the emulator (the local runtime runs them in-process); they

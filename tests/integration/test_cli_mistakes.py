@@ -1,6 +1,6 @@
 """A new user's mistakes get one line (what is wrong, what to do) and exit status 2, never a traceback.
 
-Each case of issue 11 is driven through ``main`` (stderr captured) and a few through the installed
+Each case of issue 11 (and of issue 16's consumer verbs) is driven through ``main`` (stderr captured) and a few through the installed
 console script, as a user runs it.
 """
 
@@ -18,6 +18,7 @@ import pytest
 
 from appflow_local.cli import build_parser, main
 from appflow_local.emulator import Emulator
+from appflow_local.snapshot import Checkpoint, CheckpointFile
 from appflow_local.stack import StackNotProvisioned, load_stack
 
 pytestmark = pytest.mark.integration
@@ -146,6 +147,41 @@ def test_verb_mistakes_on_a_stack(capsys, provisioned):
     )
 
 
+def test_consumer_verbs_find_the_stack_as_the_operations_verbs_do(capsys, moto_endpoint, monkeypatch):
+    monkeypatch.delenv("APPFLOW_LOCAL_ENDPOINT_URL", raising=False)
+    assert "pass --stack NAME" in one_line_error(capsys, "snapshot", "--object", "Account")
+    assert "pass --stack NAME" in one_line_error(capsys, "replay-events", "--since", "1h", "--to", "r")
+    url = f"http://127.0.0.1:{free_port()}"
+    assert "nothing is listening" in one_line_error(capsys, "snapshot", "--object", "Account", "--endpoint-url", url)
+    line = one_line_error(capsys, "replay-events", "--since", "1h", "--to", "r", "--endpoint-url", "localhost:5000")
+    assert "is not a URL" in line
+    line = one_line_error(capsys, "snapshot", "--object", "Account", "--stack", "nope", "--endpoint-url", moto_endpoint)
+    assert "no stack 'nope'" in line
+
+
+def test_consumer_verb_mistakes_on_a_stack(capsys, provisioned, tmp_path):
+    endpoint, stack = provisioned
+    where = ["--endpoint-url", endpoint, "--stack", stack]
+    snapshot = ["snapshot", "--object", "Account", *where, "--checkpoint", str(tmp_path / "c.json")]
+    assert "snapshot id" in one_line_error(capsys, *snapshot, "--snapshot-id", "has:colon")
+    assert "expected s3://" in one_line_error(capsys, *snapshot, "--to-s3", "bucket-without-scheme")
+    assert "--segments 0" in one_line_error(capsys, *snapshot, "--segments", "0")
+    assert "--read-units-per-second" in one_line_error(capsys, *snapshot, "--read-units-per-second", "0")
+    # A checkpoint of another snapshot is refused before anything is printed or sent
+    other = tmp_path / "other.json"
+    CheckpointFile(other).save(Checkpoint("x-1", "Opportunity", "t", "bus b", 1, []))
+    line = one_line_error(
+        capsys, "snapshot", "--object", "Account", *where, "--snapshot-id", "x-1", "--checkpoint", str(other)
+    )
+    assert "belongs to another snapshot" in line and "delete the checkpoint" in line
+
+    replay = ["replay-events", *where]
+    assert "no such rule" in one_line_error(capsys, *replay, "--since", "1h", "--to", "no-such-rule")
+    assert "--since 'yesterday-ish'" in one_line_error(capsys, *replay, "--since", "yesterday-ish", "--to", "r")
+    assert "is not before" in one_line_error(capsys, *replay, "--since", "1h", "--until", "2h", "--to", "r")
+    assert "is in the future" in one_line_error(capsys, *replay, "--since", "1h", "--until", "2999-01-01", "--to", "r")
+
+
 @pytest.mark.parametrize(
     ("argv", "usage"),
     [
@@ -154,6 +190,9 @@ def test_verb_mistakes_on_a_stack(capsys, provisioned):
         (["report"], "usage: appflow-ingest report"),
         (["reingest", "--execution-id", "a", "--file", "s3://b/k"], "usage: appflow-ingest reingest"),
         (["runs", "--outcome", "maybe"], "usage: appflow-ingest runs"),
+        (["snapshot", "--to-bus", "b"], "usage: appflow-ingest snapshot"),
+        (["snapshot", "--object", "A", "--to-bus", "b", "--to-s3", "s3://b/p"], "usage: appflow-ingest snapshot"),
+        (["replay-events", "--since", "1h"], "usage: appflow-ingest replay-events"),
     ],
 )
 def test_usage_errors_show_the_subcommands_usage(capsys, argv, usage):

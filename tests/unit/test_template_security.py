@@ -86,8 +86,9 @@ def test_tables_and_log_groups_use_the_stack_key_when_there_is_one(kind):
         assert key == KEY_OR_NOTHING, logical_id
 
 
-def test_the_downstream_bus_the_secret_and_the_function_environments_use_the_stack_key():
+def test_the_downstream_bus_its_archive_the_secret_and_the_function_environments_use_the_stack_key():
     assert RESOURCES["DownstreamBus"]["Properties"]["KmsKeyIdentifier"] == KEY_OR_NOTHING
+    assert RESOURCES["DownstreamArchive"]["Properties"]["KmsKeyIdentifier"] == KEY_OR_NOTHING
     assert RESOURCES["MaskingKeySecret"]["Properties"]["KmsKeyId"] == KEY_OR_NOTHING
     assert TEMPLATE.document["Globals"]["Function"]["KmsKeyArn"] == KEY_OR_NOTHING
     # checkov cannot apply Globals here (Fn::ForEach; .checkov.yaml skips CKV_AWS_173): none may override it.
