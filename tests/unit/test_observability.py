@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from appflow_ingest.observability import CORRELATION_KEYS, correlate, emit_counts, logger
+from appflow_ingest.observability import correlate, emit_counts, logger
 
 
 def test_counts_carry_flow_and_object_dimensions(capsys):
@@ -25,8 +25,6 @@ def test_an_unknown_flow_is_a_dimension_value_too(capsys):
 
 
 def test_correlation_keys_skip_what_is_unknown():
-    # Keys another test's invocation left on the module's logger (handlers clear them per invocation).
-    logger.remove_keys(sorted(CORRELATION_KEYS))
     correlate(flow="f", execution_id=None, chunk_id="c")
     keys = logger.get_current_keys()
     assert keys["flow"] == "f" and keys["chunk_id"] == "c" and "execution_id" not in keys
