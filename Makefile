@@ -67,7 +67,7 @@ sam-validate: $(SAM)
 # The EventBridge schema registry in template.yaml, rendered from schemas/*.schema.json (run it after
 # editing a schema; tests/unit/test_event_schemas.py fails until then).
 event-schemas: dev
-	$(BIN)/python -m appflow_local.event_schemas --write
+	$(BIN)/python -m appflow_local.consumers.event_schemas --write
 
 # The configuration files against their schema and each other, and samconfig.toml's rendered
 # parameters against them (docs/configuration.md).

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from appflow_local.emulator import embedded_emulator
-from appflow_local.template import Template
+from appflow_local.emulator.server import embedded_emulator
+from appflow_local.stack.template import Template
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "template.yaml"

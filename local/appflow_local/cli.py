@@ -47,19 +47,25 @@ from appflow_local.configuration import (
     push,
     render_samconfig,
 )
-from appflow_local.consumer_cli import add_consumer_commands
-from appflow_local.emulator import Emulator, embedded_emulator
-from appflow_local.handler_output import route_library_logs
+from appflow_local.consumers.commands import add_consumer_commands
+from appflow_local.emulator.handler_output import route_library_logs
+from appflow_local.emulator.runtime import LocalRuntime, RunSummary
+from appflow_local.emulator.server import Emulator, embedded_emulator
 from appflow_local.operations import commands as operations
 from appflow_local.operations.errors import OperationFailed, UserError
 from appflow_local.operations.target import check_endpoint_url, check_reachable
-from appflow_local.progress import ProgressLine
-from appflow_local.provision import provision, sam_env_vars
-from appflow_local.readback import published_events, stored_records
-from appflow_local.replay import replay_run
-from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.stack import StackDescription, StackNotProvisioned, landing_bucket, load_stack
-from appflow_local.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Template, TemplateError, default_template_path
+from appflow_local.runs.progress import ProgressLine
+from appflow_local.runs.replay import replay_run
+from appflow_local.stack.description import StackDescription, StackNotProvisioned, landing_bucket, load_stack
+from appflow_local.stack.provision import provision_with_config, sam_env_vars
+from appflow_local.stack.readback import published_events, stored_records
+from appflow_local.stack.template import (
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    Template,
+    TemplateError,
+    default_template_path,
+)
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -258,7 +264,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "handler", None) is not None:  # an operations verb
         return int(args.handler(args))
     if args.command == "demo":
-        from appflow_local.demo import run_demo
+        from appflow_local.runs.demo import run_demo
 
         return run_demo(
             accounts=args.accounts,
@@ -339,27 +345,6 @@ def cmd_provision(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def provision_with_config(
-    template: Template,
-    emulator: Emulator,
-    stack_name: str,
-    config_path: Path | None,
-    overrides: dict[str, str] | None = None,
-) -> StackDescription:
-    """Provision the stack; with a configuration file, check it first, set the parameters it renders
-    (explicit overrides win) and push it where the functions read it, as `config push` does on AWS."""
-    if config_path is None:
-        return provision(template, emulator, stack_name=stack_name, parameter_overrides=overrides)
-    from appflow_local.configuration import stack_parameters
-
-    config = load_configuration(config_path)  # refused before anything is created
-    parameters = {**stack_parameters(config, stack_name), **(overrides or {})}
-    stack = provision(template, emulator, stack_name=stack_name, parameter_overrides=parameters)
-    pushed = push(config, emulator.ssm, parameters["ConfigParameterPath"])
-    print(f"pushed {config_path} to {parameters['ConfigParameterPath']}: {json.dumps(pushed)}", file=sys.stderr)
-    return stack
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
@@ -587,7 +572,7 @@ def read_event(path: Path) -> Any:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from appflow_local.samples import NotAnEnvelope, put_envelope
+    from appflow_local.stack.samples import NotAnEnvelope, put_envelope
 
     event = read_event(args.event)
     emulator, stack, template = _stack(args)
@@ -602,7 +587,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from appflow_local.samples import default_events_dir, seed_sample_objects
+    from appflow_local.stack.samples import default_events_dir, seed_sample_objects
 
     emulator, stack, template = _stack(args)
     for uri in seed_sample_objects(emulator, stack, args.events_dir or default_events_dir(template)):

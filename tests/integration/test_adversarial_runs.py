@@ -31,14 +31,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from appflow_ingest.domain.salesforce_ids import to_18_character_id
-from appflow_local.emulator import Emulator
-from appflow_local.provision import provision
-from appflow_local.readback import published_events, run_ledger, stored_records
-from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import LandedFile, differences, end_flow_run_report, expected_outcome
-from appflow_local.samples import put_envelope
-from appflow_local.stack import landing_bucket
-from appflow_local.template import Template
+from appflow_local.emulator.runtime import LocalRuntime, RunSummary
+from appflow_local.emulator.server import Emulator
+from appflow_local.sample_run.generator import LandedFile, differences, end_flow_run_report, expected_outcome
+from appflow_local.stack.description import landing_bucket
+from appflow_local.stack.provision import provision
+from appflow_local.stack.readback import published_events, run_ledger, stored_records
+from appflow_local.stack.samples import put_envelope
+from appflow_local.stack.template import Template
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

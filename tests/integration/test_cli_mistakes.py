@@ -17,9 +17,9 @@ import boto3
 import pytest
 
 from appflow_local.cli import build_parser, main
-from appflow_local.emulator import Emulator
-from appflow_local.snapshot import Checkpoint, CheckpointFile
-from appflow_local.stack import StackNotProvisioned, load_stack
+from appflow_local.consumers.snapshot import Checkpoint, CheckpointFile
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import StackNotProvisioned, load_stack
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -16,11 +16,11 @@ import jsonschema
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator, embedded_emulator
-from appflow_local.provision import sam_env_vars
-from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
-from appflow_local.stack import load_stack
-from appflow_local.template import DEFAULT_STACK_NAME, Template
+from appflow_local.emulator.server import Emulator, embedded_emulator
+from appflow_local.stack.description import load_stack
+from appflow_local.stack.provision import sam_env_vars
+from appflow_local.stack.readback import member_passes, published_events, run_ledger, stored_records
+from appflow_local.stack.template import DEFAULT_STACK_NAME, Template
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from appflow_local.configuration import load_configuration, stack_parameters
-from appflow_local.emulator import Emulator
-from appflow_local.stack import function_environment, load_stack
-from appflow_local.template import Resolver, Template
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import function_environment, load_stack
+from appflow_local.stack.template import Resolver, Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")

@@ -31,15 +31,14 @@ from typing import Any
 import botocore.client
 import pytest
 
-from appflow_local.cli import provision_with_config
-from appflow_local.demo import DEMO_CONFIG
-from appflow_local.emulator import Emulator
-from appflow_local.provision import provision
-from appflow_local.runtime import LocalRuntime
-from appflow_local.sample_run import FLOW_OBJECTS, end_flow_run_report, generate_run
-from appflow_local.samples import put_envelope, seed_sample_objects
-from appflow_local.stack import StackDescription, landing_bucket
-from appflow_local.template import ACCOUNT_ID, FunctionSpec, Template
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.runs.demo import DEMO_CONFIG
+from appflow_local.sample_run.generator import FLOW_OBJECTS, end_flow_run_report, generate_run
+from appflow_local.stack.description import StackDescription, landing_bucket
+from appflow_local.stack.provision import provision, provision_with_config
+from appflow_local.stack.samples import put_envelope, seed_sample_objects
+from appflow_local.stack.template import ACCOUNT_ID, FunctionSpec, Template
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from appflow_local.emulator import Emulator
-from appflow_local.provision import local_bus_name, provision
-from appflow_local.readback import published_events, stored_records
-from appflow_local.runtime import LocalRuntime
-from appflow_local.template import Template
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.provision import local_bus_name, provision
+from appflow_local.stack.readback import published_events, stored_records
+from appflow_local.stack.template import Template
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

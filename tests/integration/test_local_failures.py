@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.stack import load_stack
-from appflow_local.template import Template
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import load_stack
+from appflow_local.stack.template import Template
 
 pytestmark = pytest.mark.integration
 FLOWS = json.dumps({"sf-accounts": {"object": "Account"}})

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.stack import load_stack
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import load_stack
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 pytestmark = pytest.mark.integration

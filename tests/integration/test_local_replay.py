@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.sample_run import (
+from appflow_local.emulator.server import Emulator
+from appflow_local.sample_run.generator import (
     NEW_ACCOUNT_FIELD,
     LandedFile,
     differences,
@@ -27,7 +27,7 @@ from appflow_local.sample_run import (
     expected_outcome,
     generate_run,
 )
-from appflow_local.stack import landing_bucket, load_stack
+from appflow_local.stack.description import landing_bucket, load_stack
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.handler_output import HandlerOutput, emf_metrics
-from appflow_local.provision import provision
-from appflow_local.runtime import LocalRuntime
-from appflow_local.stack import landing_bucket
-from appflow_local.template import Resolver, Template
+from appflow_local.emulator.handler_output import HandlerOutput, emf_metrics
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import landing_bucket
+from appflow_local.stack.provision import provision
+from appflow_local.stack.template import Resolver, Template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

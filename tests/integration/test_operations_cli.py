@@ -17,9 +17,9 @@ import boto3
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.readback import published_events
-from appflow_local.stack import load_stack
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import load_stack
+from appflow_local.stack.readback import published_events
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -398,7 +398,7 @@ def test_reingest_after_a_fix_writes_what_was_quarantined_as_a_reingestion(capsy
 # ------------------------------------------------------------------------------------------ --stack through CloudFormation
 def _plain_stack(endpoint: str, name: str) -> dict[str, str]:
     """The template's buckets, queues and tables as a plain CloudFormation stack in moto (no SAM transform)."""
-    from appflow_local.template import Template
+    from appflow_local.stack.template import Template
 
     template = Template.load(TEMPLATE)
     kinds = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::DynamoDB::Table")

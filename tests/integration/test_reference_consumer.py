@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator import Emulator
-from appflow_local.provision import provision
-from appflow_local.readback import stored_records
-from appflow_local.runtime import LocalRuntime
-from appflow_local.sample_run import ACCOUNT_FLOW
-from appflow_local.stack import StackDescription, load_stack
-from appflow_local.template import Template
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.sample_run.generator import ACCOUNT_FLOW
+from appflow_local.stack.description import StackDescription, load_stack
+from appflow_local.stack.provision import provision
+from appflow_local.stack.readback import stored_records
+from appflow_local.stack.template import Template
 
 pytestmark = pytest.mark.integration
 CONSUMER_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "consumer" / "template.yaml"

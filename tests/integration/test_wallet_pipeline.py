@@ -9,12 +9,12 @@ from pathlib import Path
 
 import jsonschema
 
-from appflow_local.emulator import Emulator
-from appflow_local.provision import provision
-from appflow_local.readback import published_events
-from appflow_local.runtime import LocalRuntime
-from appflow_local.stack import landing_bucket
-from appflow_local.template import Template
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import landing_bucket
+from appflow_local.stack.provision import provision
+from appflow_local.stack.readback import published_events
+from appflow_local.stack.template import Template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 PASS_SCHEMA = json.loads((TEMPLATE.parent / "schemas" / "member-pass-changed.schema.json").read_text())

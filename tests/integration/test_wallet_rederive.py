@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from appflow_local.cli import provision_with_config
-from appflow_local.emulator import Emulator
-from appflow_local.readback import member_passes, published_events
-from appflow_local.runtime import LocalRuntime
-from appflow_local.stack import landing_bucket
-from appflow_local.template import Template
+from appflow_local.emulator.runtime import LocalRuntime
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import landing_bucket
+from appflow_local.stack.provision import provision_with_config
+from appflow_local.stack.readback import member_passes, published_events
+from appflow_local.stack.template import Template
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,16 @@ updated, and the stored description is rewritten.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_local.emulator import Emulator
-from appflow_local.stack import (
+from appflow_local.configuration import load_configuration, push
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import (
     Delivery,
     StackDescription,
     Tap,
@@ -25,7 +28,7 @@ from appflow_local.stack import (
     save_stack,
     state_bucket_name,
 )
-from appflow_local.template import (
+from appflow_local.stack.template import (
     ACCOUNT_ID,
     DEFAULT_STACK_NAME,
     FUNCTION_TYPE,
@@ -562,6 +565,27 @@ def provision(
 ) -> StackDescription:
     """Create the template's resources and local wiring in the emulator; return the stored description."""
     return Provisioner(template, emulator, stack_name=stack_name, parameter_overrides=parameter_overrides).provision()
+
+
+def provision_with_config(
+    template: Template,
+    emulator: Emulator,
+    stack_name: str,
+    config_path: Path | None,
+    overrides: dict[str, str] | None = None,
+) -> StackDescription:
+    """Provision the stack; with a configuration file, check it first, set the parameters it renders
+    (explicit overrides win) and push it where the functions read it, as `config push` does on AWS."""
+    if config_path is None:
+        return provision(template, emulator, stack_name=stack_name, parameter_overrides=overrides)
+    from appflow_local.configuration import stack_parameters
+
+    config = load_configuration(config_path)  # refused before anything is created
+    parameters = {**stack_parameters(config, stack_name), **(overrides or {})}
+    stack = provision(template, emulator, stack_name=stack_name, parameter_overrides=parameters)
+    pushed = push(config, emulator.ssm, parameters["ConfigParameterPath"])
+    print(f"pushed {config_path} to {parameters['ConfigParameterPath']}: {json.dumps(pushed)}", file=sys.stderr)
+    return stack
 
 
 def sam_env_vars(

@@ -15,9 +15,9 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.snapshot_events import check_snapshot_id, snapshot_event_for
-from appflow_local.snapshot.checkpoint import Checkpoint, CheckpointFile, SegmentProgress
-from appflow_local.snapshot.errors import SnapshotError, SnapshotInterrupted
-from appflow_local.snapshot.targets import SnapshotTarget
+from appflow_local.consumers.snapshot.checkpoint import Checkpoint, CheckpointFile, SegmentProgress
+from appflow_local.consumers.snapshot.errors import SnapshotError, SnapshotInterrupted
+from appflow_local.consumers.snapshot.targets import SnapshotTarget
 
 MEMBER_PASS = "MemberPass"
 DEFAULT_SEGMENTS = 4

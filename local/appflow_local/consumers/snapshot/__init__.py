@@ -17,15 +17,15 @@ The package's parts: :mod:`.scan` (the paced scan, ``take_snapshot``), :mod:`.ta
 
 from __future__ import annotations
 
-from appflow_local.snapshot.checkpoint import (
+from appflow_local.consumers.snapshot.checkpoint import (
     Checkpoint,
     CheckpointFile,
     SegmentProgress,
     default_checkpoint_path,
     default_snapshot_id,
 )
-from appflow_local.snapshot.errors import SnapshotError, SnapshotInterrupted
-from appflow_local.snapshot.scan import (
+from appflow_local.consumers.snapshot.errors import SnapshotError, SnapshotInterrupted
+from appflow_local.consumers.snapshot.scan import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_READ_UNITS_PER_SECOND,
     DEFAULT_SEGMENTS,
@@ -37,7 +37,7 @@ from appflow_local.snapshot.scan import (
     resumable_checkpoint,
     take_snapshot,
 )
-from appflow_local.snapshot.targets import BusTarget, S3Target, SnapshotTarget
+from appflow_local.consumers.snapshot.targets import BusTarget, S3Target, SnapshotTarget
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_local.emulator import Emulator
-from appflow_local.template import FunctionSpec, Resolver, Template, TemplateError
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.template import FunctionSpec, Resolver, Template, TemplateError
 
 STACK_OBJECT_KEY = "stack.json"
 

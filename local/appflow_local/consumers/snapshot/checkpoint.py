@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from appflow_ingest.domain.snapshot_events import check_snapshot_id
-from appflow_local.snapshot.errors import SnapshotError
+from appflow_local.consumers.snapshot.errors import SnapshotError
 
 
 @dataclass

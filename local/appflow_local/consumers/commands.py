@@ -5,7 +5,7 @@
 
 The stack is found as every operations verb finds it (:mod:`appflow_local.operations.target`:
 ``--stack``, ``--endpoint-url``, ``--region``, ``--template``). The logic lives in
-:mod:`appflow_local.snapshot` and :mod:`appflow_local.event_replay`; this module only reads
+:mod:`appflow_local.consumers.snapshot` and :mod:`appflow_local.consumers.event_replay`; this module only reads
 arguments and prints results. Their mistakes become :class:`UserError` (one line, exit 2).
 """
 
@@ -24,11 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.adapters.event_bus import PublishError
 from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, check_snapshot_id
-from appflow_local.downstream import downstream_resources
-from appflow_local.event_replay import ReplayError, ReplayRequest, parse_instant, replay_events
-from appflow_local.operations.commands import add_target_flags, target_of
-from appflow_local.operations.errors import OperationFailed, UserError
-from appflow_local.snapshot import (
+from appflow_local.consumers.downstream import downstream_resources
+from appflow_local.consumers.event_replay import ReplayError, ReplayRequest, parse_instant, replay_events
+from appflow_local.consumers.snapshot import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_READ_UNITS_PER_SECOND,
     DEFAULT_SEGMENTS,
@@ -46,6 +44,8 @@ from appflow_local.snapshot import (
     resumable_checkpoint,
     take_snapshot,
 )
+from appflow_local.operations.commands import add_target_flags, target_of
+from appflow_local.operations.errors import OperationFailed, UserError
 
 
 def _as_user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

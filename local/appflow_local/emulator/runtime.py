@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from appflow_local.emulator import Emulator
-from appflow_local.event_sources import (
+from appflow_local.emulator.event_sources import (
     CheckpointStore,
     EventBridgeDelivery,
     EventSource,
@@ -25,9 +24,10 @@ from appflow_local.event_sources import (
     StreamEventSource,
     queue_depth,
 )
-from appflow_local.function_runtime import Invocation, LocalFunction
-from appflow_local.stack import StackDescription, function_environment
-from appflow_local.template import FunctionSpec, Template, TemplateError
+from appflow_local.emulator.function_runtime import Invocation, LocalFunction
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import StackDescription, function_environment
+from appflow_local.stack.template import FunctionSpec, Template, TemplateError
 
 # Summary keys for the metrics the functions emit; any other metric is reported in snake_case.
 SUMMARY_NAMES = {

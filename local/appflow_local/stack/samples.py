@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from appflow_local.emulator import Emulator
-from appflow_local.stack import StackDescription
-from appflow_local.template import Template, TemplateError
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import StackDescription
+from appflow_local.stack.template import Template, TemplateError
 
 MANIFEST = "data/manifest.json"
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TextIO
 
-from appflow_local.emulator import DUMMY_CREDENTIALS
-from appflow_local.handler_output import HandlerOutput, capture
-from appflow_local.template import ACCOUNT_ID, FunctionSpec
+from appflow_local.emulator.handler_output import HandlerOutput, capture
+from appflow_local.emulator.server import DUMMY_CREDENTIALS
+from appflow_local.stack.template import ACCOUNT_ID, FunctionSpec
 
 
 class FunctionLoadError(RuntimeError):

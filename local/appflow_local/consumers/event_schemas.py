@@ -6,7 +6,7 @@ one-value ``enum``, ``$defs`` -> ``definitions``, ``$id`` -> ``id``); a keyword 
 not know stops the rendering, so a new keyword cannot slip into the registry with another meaning.
 
 The rendered block sits in template.yaml between two marker lines; ``python -m
-appflow_local.event_schemas --write`` (``make event-schemas``) rewrites it, and the tests fail when
+appflow_local.consumers.event_schemas --write`` (``make event-schemas``) rewrites it, and the tests fail when
 the template and the files disagree. A schema's ``x-contract-version`` is in its content and its
 description: each new contract version is a change of content, which EventBridge records as the
 schema's next version.

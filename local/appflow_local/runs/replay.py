@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from appflow_local.emulator import Emulator
+from appflow_local.emulator.runtime import LocalRuntime, RunSummary
+from appflow_local.emulator.server import Emulator
 from appflow_local.operations.quarantine import QuarantineFilter, entries, reason_class
 from appflow_local.operations.target import emulated_target
-from appflow_local.progress import ProgressLine
-from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.stack import StackDescription
-from appflow_local.template import Template
+from appflow_local.runs.progress import ProgressLine
+from appflow_local.stack.description import StackDescription
+from appflow_local.stack.template import Template
 
 FIRST_REASONS = 3
 LEFTOVER_COUNTS = ("read", "written", "stale", "quarantined", "events_published", "failed_invocations")

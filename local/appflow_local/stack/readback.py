@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from appflow_local.emulator import Emulator
-from appflow_local.stack import StackDescription
-from appflow_local.template import ACCOUNT_ID, TemplateError
+from appflow_local.emulator.server import Emulator
+from appflow_local.stack.description import StackDescription
+from appflow_local.stack.template import ACCOUNT_ID, TemplateError
 
 ENTITY_TABLE = "EntityTable"
 

@@ -18,12 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from appflow_local.emulator import Emulator, embedded_emulator
+from appflow_local.emulator.runtime import LocalRuntime, RunSummary
+from appflow_local.emulator.server import Emulator, embedded_emulator
 from appflow_local.operations.target import emulated_target
-from appflow_local.progress import ProgressLine
-from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
-from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.sample_run import (
+from appflow_local.runs.progress import ProgressLine
+from appflow_local.sample_run.generator import (
     FLOW_OBJECTS,
     AppFlowRun,
     differences,
@@ -32,12 +31,14 @@ from appflow_local.sample_run import (
     generate_run,
     wallet_differences,
 )
-from appflow_local.samples import put_envelope
-from appflow_local.stack import StackDescription, landing_bucket
-from appflow_local.template import DEFAULT_STACK_NAME, Template, default_template_path
+from appflow_local.stack.description import StackDescription, landing_bucket
+from appflow_local.stack.provision import provision_with_config
+from appflow_local.stack.readback import member_passes, published_events, run_ledger, stored_records
+from appflow_local.stack.samples import put_envelope
+from appflow_local.stack.template import DEFAULT_STACK_NAME, Template, default_template_path
 
 # The demo's configuration: the flows below (sample_run.FLOW_OBJECTS), their rule sets, the wallet.
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+DEMO_CONFIG = Path(__file__).resolve().parents[3] / "config" / "demo.yaml"
 
 
 def _say(text: str) -> None:
@@ -62,8 +63,6 @@ def run_demo(
     running afterwards (until Ctrl-C), its endpoint printed, so every operations verb can be tried
     on the demo's data.
     """
-    from appflow_local.cli import provision_with_config
-
     config_path = config_path or DEMO_CONFIG
     workdir = Path(tempfile.mkdtemp(prefix="appflow-demo-"))
     run = generate_run(accounts, opportunities, seed=seed)

@@ -6,8 +6,8 @@ import sys
 import time
 from typing import TextIO
 
-from appflow_local.function_runtime import Invocation
-from appflow_local.runtime import RunSummary
+from appflow_local.emulator.function_runtime import Invocation
+from appflow_local.emulator.runtime import RunSummary
 
 
 class ProgressLine:

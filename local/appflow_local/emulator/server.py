@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from appflow_local import moto_dynamodb
-from appflow_local.template import DEFAULT_REGION
+from appflow_local.emulator import moto_dynamodb
+from appflow_local.stack.template import DEFAULT_REGION
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

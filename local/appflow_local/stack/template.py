@@ -455,4 +455,4 @@ def default_template_path() -> Path:
         candidate = folder / "template.yaml"
         if candidate.is_file() and (folder / "functions").is_dir():
             return candidate
-    return Path(__file__).resolve().parents[2] / "template.yaml"
+    return Path(__file__).resolve().parents[3] / "template.yaml"

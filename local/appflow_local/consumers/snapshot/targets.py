@@ -11,7 +11,7 @@ import orjson
 
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_local.snapshot.errors import SnapshotError
+from appflow_local.consumers.snapshot.errors import SnapshotError
 
 
 class SnapshotTarget(Protocol):
