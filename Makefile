@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration e2e lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,20 @@ demo: dev  ## run a full AppFlow run through the pipeline on the embedded emulat
 
 # The suite runs on every core (pytest-xdist): each worker starts its own moto server, tests isolate
 # themselves by stack name, and whole files go to one worker so module fixtures are built once.
-test: dev  ## the whole test suite (unit + integration against moto's server)
+# Its three layers run alone too: unit (no AWS, seconds), integration (services and adapters
+# against moto's server over HTTP), e2e (the stack provisioned from template.yaml and driven through
+# the CLI or the local runtime).
+test: dev  ## the whole test suite (unit + integration + e2e + bench smoke)
 	$(BIN)/pytest -n auto --dist loadfile
 
 unit: dev
 	$(BIN)/pytest tests/unit
 
 integration: dev
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -n auto --dist loadfile tests/integration
+
+e2e: dev
+	$(BIN)/pytest -n auto --dist loadfile tests/e2e
 
 lint: dev
 	$(BIN)/ruff check .

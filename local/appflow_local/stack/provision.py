@@ -468,7 +468,7 @@ class Provisioner:
 
     def _role(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         # Like functions, roles are not created in the emulator (moto enforces no IAM); their
-        # statements stay in the template, where tests/integration/test_least_privilege.py reads them.
+        # statements stay in the template, where tests/e2e/test_least_privilege.py reads them.
         name = self._physical_name(logical_id, 64)
         return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": name}
 

@@ -127,7 +127,7 @@ def test_the_landing_bucket_admits_appflow_only_for_this_account_and_the_configu
 
 def test_every_function_may_read_the_configuration_it_parses_at_cold_start():
     # Each function's own role (<Function>Role, docs/security.md) reads the configuration's path:
-    # every function, none forgotten; tests/integration/test_least_privilege.py checks it is used.
+    # every function, none forgotten; tests/e2e/test_least_privilege.py checks it is used.
     for config, granted in (("dev.yaml", True), (None, False)):
         template, resolver = _deployed(config)
         for function in template.functions():

@@ -35,7 +35,7 @@ _KeepTags.add_multi_constructor(
 )
 DOCUMENT: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_KeepTags)  # noqa: S506
 # Fn::ForEach loops (AWS::LanguageExtensions) make AppFlow flows, which have no local equivalent:
-# what provisioning makes of them is tested in tests/integration/test_flows_as_code.py.
+# what provisioning makes of them is tested in tests/e2e/test_flows_as_code.py.
 RESOURCES: dict[str, Any] = {k: v for k, v in DOCUMENT["Resources"].items() if not k.startswith("Fn::ForEach::")}
 
 

@@ -290,7 +290,7 @@ def test_replay_events_of_one_detail_type_goes_through_a_temporary_narrowed_rule
 
 
 def test_replay_of_a_detail_type_the_rule_never_receives_is_one_line_and_exit_2(stack, capsys):
-    # (the other mistakes of both verbs: tests/integration/test_cli_mistakes.py)
+    # (the other mistakes of both verbs: tests/e2e/test_cli_mistakes.py)
     emulator, description = stack["emulator"], stack["description"]
     bus = description.resources["DownstreamBus"]["Ref"]
     _, rule, _ = _listening_bus(emulator, bus, {"source": ["appflow-ingest"], "detail-type": ["Record Changed"]})
