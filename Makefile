@@ -122,8 +122,8 @@ sam-build: $(SAM)
 	PATH="$(PY313_DIR):$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(SAM) build
 
 # Unzipped size of each function with its layers against Lambda's 250 MB (fails above it).
-sam-sizes: sam-build
-	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/package_sizes.py
+sam-sizes: dev sam-build
+	$(BIN)/python bench/package_sizes.py
 
 # Benchmarks (README, Benchmarks): bench/run.py (throughput, CPU, requests against the baselines:
 # same data, same moto server, ratios) then bench/memory.py (peak RSS, small file vs large file).

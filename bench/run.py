@@ -25,7 +25,8 @@ from typing import Any
 
 import boto3
 import orjson
-import yaml
+
+from appflow_local.stack.template import load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {
@@ -44,16 +45,9 @@ SMOKE_READS = {"block_size": 16 * 1024, "segment_size": 128 * 1024}  # our adapt
 WRITE_CONCURRENCY = 32  # the template's WriteConcurrency default
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def entity_table_definition() -> dict[str, Any]:
     """The entity table's key schema, read from template.yaml (so the benchmark cannot disagree with it)."""
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
+    template = load_yaml(REPO / "template.yaml")
     table = template["Resources"]["EntityTable"]["Properties"]
     return {
         "BillingMode": table["BillingMode"],

@@ -1,6 +1,6 @@
 """`local provision` creates what template.yaml declares, with the template's settings, idempotently.
 
-Expectations are read from the template (with a plain YAML load), never listed here, so a new
+Expectations are read from the template (with the project's loader), never listed here, so a new
 queue or table in the template is checked without touching this file.
 """
 
@@ -11,29 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from appflow_local.cli import main
 from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import load_stack
+from appflow_local.stack.template import load_yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 pytestmark = pytest.mark.integration
 
 
-class _KeepTags(yaml.SafeLoader):
-    """Loads !Ref/!GetAtt/!Sub as {"!Ref": value} so the test can follow references by itself."""
+def _short_forms(value: Any) -> Any:
+    """The template's intrinsics as written (``{"!GetAtt": "Queue.Arn"}``, ``{"!Ref": name}``), so the
+    test can follow references by itself; the project's loader gives the long form."""
+    if isinstance(value, list):
+        return [_short_forms(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Ref" or key.startswith("Fn::"):
+            if key == "Fn::GetAtt" and isinstance(inner, list):
+                return {"!GetAtt": ".".join(inner)}
+            return {"!" + key.removeprefix("Fn::"): _short_forms(inner)}
+    return {key: _short_forms(inner) for key, inner in value.items()}
 
 
-_KeepTags.add_multi_constructor(
-    "!",
-    lambda loader, tag, node: {
-        f"!{tag}": loader.construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode)
-        else loader.construct_sequence(node)
-    },
-)
-DOCUMENT: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_KeepTags)  # noqa: S506
+DOCUMENT: dict[str, Any] = _short_forms(load_yaml(TEMPLATE))
 # Fn::ForEach loops (AWS::LanguageExtensions) make AppFlow flows, which have no local equivalent:
 # what provisioning makes of them is tested in tests/e2e/test_flows_as_code.py.
 RESOURCES: dict[str, Any] = {k: v for k, v in DOCUMENT["Resources"].items() if not k.startswith("Fn::ForEach::")}

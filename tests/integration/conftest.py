@@ -10,20 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
+
+from appflow_local.stack.template import load_yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def template_resource(logical_id: str) -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][logical_id]["Properties"]
+    return load_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]
 
 
 @dataclass
