@@ -26,9 +26,8 @@ from typing import Any
 import boto3
 import orjson
 
-from appflow_local.stack.template import load_yaml
+from bench.tables import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SIZES = {
     # records of the read benchmark, versions of the write benchmark, records per awswrangler file
     # Writes are few: moto answers ~50-100 conditional UpdateItem a second; more would measure moto.
@@ -43,17 +42,6 @@ SMOKE_BLOCK_SIZE = 64 * 1024  # smoke files are ~1 MB: small blocks and chunks s
 SMOKE_CHUNK_SIZE = 256 * 1024
 SMOKE_READS = {"block_size": 16 * 1024, "segment_size": 128 * 1024}  # our adapter's, shrunk alike
 WRITE_CONCURRENCY = 32  # the template's WriteConcurrency default
-
-
-def entity_table_definition() -> dict[str, Any]:
-    """The entity table's key schema, read from template.yaml (so the benchmark cannot disagree with it)."""
-    template = load_yaml(REPO / "template.yaml")
-    table = template["Resources"]["EntityTable"]["Properties"]
-    return {
-        "BillingMode": table["BillingMode"],
-        "AttributeDefinitions": table["AttributeDefinitions"],
-        "KeySchema": table["KeySchema"],
-    }
 
 
 def run(mode: str) -> dict[str, Any]:
