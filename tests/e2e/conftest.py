@@ -76,7 +76,8 @@ def run_sample_pipeline(
     versions, a tombstone), passes, and the events its pipeline published.
     """
     from appflow_local.cli import main
-    from appflow_local.sample_run.generator import expected_outcome, generate_run
+    from appflow_local.sample_run.generator import generate_run
+    from appflow_local.sample_run.oracle import expected_outcome
 
     run = generate_run(accounts=accounts, opportunities=opportunities, seed=seed)
     overrides = [f"FlowObjects={json.dumps(run.flow_objects)}", "WalletConfig={}", "ChunkSizeBytes=4096"]

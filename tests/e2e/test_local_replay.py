@@ -19,14 +19,8 @@ import pytest
 
 from appflow_local.cli import main
 from appflow_local.emulator.server import Emulator
-from appflow_local.sample_run.generator import (
-    NEW_ACCOUNT_FIELD,
-    LandedFile,
-    differences,
-    end_flow_run_report,
-    expected_outcome,
-    generate_run,
-)
+from appflow_local.sample_run.generator import NEW_ACCOUNT_FIELD, LandedFile, end_flow_run_report, generate_run
+from appflow_local.sample_run.oracle import differences, expected_outcome
 from appflow_local.stack.description import landing_bucket, load_stack
 
 pytestmark = pytest.mark.integration

@@ -22,15 +22,8 @@ from appflow_local.emulator.runtime import LocalRuntime, RunSummary
 from appflow_local.emulator.server import Emulator, embedded_emulator
 from appflow_local.operations.target import emulated_target
 from appflow_local.runs.progress import ProgressLine
-from appflow_local.sample_run.generator import (
-    FLOW_OBJECTS,
-    AppFlowRun,
-    differences,
-    end_flow_run_report,
-    expected_outcome,
-    generate_run,
-    wallet_differences,
-)
+from appflow_local.sample_run.generator import FLOW_OBJECTS, AppFlowRun, end_flow_run_report, generate_run
+from appflow_local.sample_run.oracle import differences, expected_outcome, wallet_differences
 from appflow_local.stack.description import StackDescription, landing_bucket
 from appflow_local.stack.provision import provision_with_config
 from appflow_local.stack.readback import member_passes, published_events, run_ledger, stored_records

@@ -19,7 +19,7 @@ from appflow_local.emulator.server import Emulator
 from appflow_local.operations.quarantine import QuarantineFilter, entries, reason_class
 from appflow_local.operations.target import emulated_target
 from appflow_local.runs.progress import ProgressLine
-from appflow_local.stack.description import StackDescription
+from appflow_local.stack.description import StackDescription, landing_bucket
 from appflow_local.stack.template import Template
 
 FIRST_REASONS = 3
@@ -37,6 +37,26 @@ def _drain(runtime: LocalRuntime) -> RunSummary:
     summary = runtime.run_until_drained()
     progress.finish(summary)
     return summary
+
+
+def land_run(
+    emulator: Emulator,
+    stack: StackDescription,
+    template: Template,
+    flow: str,
+    execution_id: str,
+    files: Sequence[Path],
+    prefix: str = "",
+) -> list[str]:
+    """Put the files in the landing bucket as one AppFlow run: ``[<prefix>/]<flow>/<execution-id>/<name>``."""
+    bucket = landing_bucket(stack, template)
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    keys = []
+    for path in files:
+        key = f"{base}{flow}/{execution_id}/{path.name}"
+        emulator.s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        keys.append(key)
+    return keys
 
 
 def replay_run(
