@@ -10,6 +10,7 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.masking_key import SecretMaskingKey
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
 from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
@@ -20,7 +21,12 @@ settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 # The masking key, from its secret (cached by Powertools Parameters; docs/security.md).
 masking_key = SecretMaskingKey(clients.secretsmanager, settings.masking_key_secret)
-merger = DynamoEntityMerger(clients.dynamodb, settings.entity_table)
+merger = DynamoEntityMerger(
+    clients.dynamodb,
+    settings.entity_table,
+    # Records too large for one item keep their body in S3 (read to merge, written before the item).
+    S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None,
+)
 marks = DynamoResyncMarks(clients.dynamodb, settings.require_ledger_table())
 publisher = EventBridgePublisher(clients.events, settings.event_bus_name)
 rejected = S3Quarantine(clients.s3, settings.quarantine_bucket, raw_bucket=settings.require_raw_quarantine_bucket())
@@ -45,6 +51,7 @@ def applier_for(key: bytes) -> ChangeApplier:
             settings.object_rule_sets(),
             masking_key=key,
         ),
+        max_version_skew_ms=settings.max_version_skew_seconds * 1000,
     )
 
 

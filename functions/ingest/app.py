@@ -12,8 +12,8 @@ from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.masking_key import SecretMaskingKey
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
-from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.ingest_chunk import ChunkIngester
@@ -37,6 +37,8 @@ store = DynamoEntityStore(
     settings.entity_table,
     concurrency=settings.write_concurrency,
     strategy=settings.write_strategy,
+    # Records too large for one item keep their body in S3 (the item points at it).
+    bodies=S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None,
 )
 quarantine = S3Quarantine(clients.s3, settings.quarantine_bucket, raw_bucket=settings.require_raw_quarantine_bucket())
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -59,15 +61,16 @@ def ingester_for(key: bytes) -> ChunkIngester:
         objects_by_flow=settings.flow_objects,
         rules=rules,
         runs=runs,
+        max_version_skew_ms=settings.max_version_skew_seconds * 1000,
     )
 
 
 @tracer.capture_method
 def ingest_message(record: SQSRecord, lambda_context: LambdaContext) -> dict:
     # Powertools injects lambda_context, so a chunk can hand over its rest before the time limit.
-    chunk = Chunk.from_json(record.body)
+    # A message that cannot be read is quarantined by the service, not retried into the DLQ.
     ingester = ingester_for(masking_key.current())
-    return ingester.ingest(chunk, remaining_ms=lambda_context.get_remaining_time_in_millis).as_dict()
+    return ingester.ingest_message(record.body, remaining_ms=lambda_context.get_remaining_time_in_millis).as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)

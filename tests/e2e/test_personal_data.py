@@ -33,7 +33,8 @@ SOURCE = "aws.partner/appflow/salesforce.com/123456789012/sf-cdc"
 
 
 def contact(n: int, **fields: Any) -> dict[str, Any]:
-    return {"Id": f"0035g00000Pd{n:03d}AAA", "LastModifiedDate": "2024-04-16T19:00:00.000Z", **fields}
+    # Canonical 18-character ids (the suffix AAA: no capital in the first 15), stored as they are sent.
+    return {"Id": f"0035g00000pd{n:03d}AAA", "LastModifiedDate": "2024-04-16T19:00:00.000Z", **fields}
 
 
 def objects(emulator: Emulator, bucket: str) -> dict[str, str]:
@@ -92,14 +93,14 @@ def test_no_masked_value_leaves_the_table_in_clear(moto_endpoint, stack_name, fu
         # no id at all
         json.dumps({"LastName": "Erin", "Email": "erin@example.com", "LastModifiedDate": "2024-04-16T19:00:00Z"}).encode(),
         # a line that does not parse: nothing can be masked in it
-        b'{"Id": "0035g00000Pd005AAA", "Email": "dave@example.com", "Phone": "555-0105"',
+        b'{"Id": "0035g00000pd005AAA", "Email": "dave@example.com", "Phone": "555-0105"',
     ]  # fmt: skip
     emulator.s3.put_object(Bucket=landing_bucket(stack, template), Key=f"{FLOW}/exec-1/part-1", Body=b"\n".join(lines))
     # ... and two change events: one breaking a masked field's rule, one with no readable header
     bad_birthdate = {
-        "ChangeEventHeader": {"entityName": "Contact", "changeType": "CREATE", "recordIds": ["0035g00000Pd006AAA"],
+        "ChangeEventHeader": {"entityName": "Contact", "changeType": "CREATE", "recordIds": ["0035g00000pd006AAA"],
                               "commitTimestamp": 1713295500000, "changedFields": []},
-        "Id": "0035g00000Pd006AAA", "LastName": "Frank", "Email": "frank@example.com", "Birthdate": "born in Paris",
+        "Id": "0035g00000pd006AAA", "LastName": "Frank", "Email": "frank@example.com", "Birthdate": "born in Paris",
         "LastModifiedDate": "2024-04-16T19:25:00.000Z",
     }  # fmt: skip
     no_header = {"Email": "gina@example.com", "Phone": "555-0107"}
@@ -135,13 +136,13 @@ def test_no_masked_value_leaves_the_table_in_clear(moto_endpoint, stack_name, fu
     assert stored[good["Id"]]["Email"] == hashed("Email", "ann@example.com") and stored[good["Id"]]["Phone"] == "****"
     found = entries(emulator, str(stack.attribute("QuarantineBucket")))
     by_id = {e["record"].get("Id"): e for e in found if "record" in e}
-    bob = by_id["0035g00000Pd002AAA"]
+    bob = by_id["0035g00000pd002AAA"]
     assert bob["field"] == "LastName"
     assert bob["record"] == contact(
         2, Email=hashed("Email", "bob@example.com"), Phone="****", MobilePhone="****", Birthdate="****"
     )
-    assert by_id["0035g00000Pd004AAA"]["record"]["Email"] == stored[good["Id"]]["Email"]  # as the table would
-    carol = by_id["0035g00000Pd003AAA"]
+    assert by_id["0035g00000pd004AAA"]["record"]["Email"] == stored[good["Id"]]["Email"]  # as the table would
+    carol = by_id["0035g00000pd003AAA"]
     assert carol["field"] == "Birthdate" and carol["record"]["Birthdate"] == "****"
     assert "Birthdate" in carol["reason"] and "a date like" in carol["reason"] and "not shown" in carol["reason"]
     (erin,) = [e for e in found if "record" in e and e["record"].get("LastName") == "Erin"]

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 TODAY = datetime.now(UTC).date()
-ADA, BOB = "0015g00000AdaAAAAA", "0015g00000BobAAAAA"
+ADA, BOB = "0015g00000AdaAAAAZ", "0015g00000BobAAAAZ"
 CONFIG = """
 objects:
   Account: {rules: account-member}
@@ -88,7 +88,7 @@ def test_a_promotion_shows_on_the_day_it_starts_and_leaves_the_day_after_it_expi
         "promotions",
         [
             {
-                "Id": "a0P5g00000Pro01AAA",
+                "Id": "a0P5g00000Pro01EAB",
                 "Name": "Double points",
                 "Member__c": ADA,
                 "Start_Date__c": _day(2),
@@ -99,7 +99,7 @@ def test_a_promotion_shows_on_the_day_it_starts_and_leaves_the_day_after_it_expi
     )
     initial = {e["member_id"]: e for e in wallet.new_pass_events()}
     assert initial[ADA]["upcoming_promotions"] == [
-        {"id": "a0P5g00000Pro01AAA", "name": "Double points", "starts": _day(2)}
+        {"id": "a0P5g00000Pro01EAB", "name": "Double points", "starts": _day(2)}
     ]
     assert initial[ADA]["active_promotions"] == []
 
@@ -112,7 +112,7 @@ def test_a_promotion_shows_on_the_day_it_starts_and_leaves_the_day_after_it_expi
     assert (report["due"], report["rederived"]) == (1, 1)
     [started] = wallet.new_pass_events()
     assert started["member_id"] == ADA
-    assert started["active_promotions"] == [{"id": "a0P5g00000Pro01AAA", "name": "Double points", "expires": _day(4)}]
+    assert started["active_promotions"] == [{"id": "a0P5g00000Pro01EAB", "name": "Double points", "expires": _day(4)}]
     assert started["upcoming_promotions"] == []
 
     # The same day's run delivered again: nothing is due any more, nothing is published
@@ -147,7 +147,7 @@ def test_a_missed_day_is_caught_up_by_the_next_run(moto_endpoint, stack_name, tm
         "promotions",
         [
             {
-                "Id": "a0P5g00000Pro02AAA",
+                "Id": "a0P5g00000Pro02EAB",
                 "Name": "Spring",
                 "Member__c": ADA,
                 "Start_Date__c": _day(1),
@@ -161,4 +161,4 @@ def test_a_missed_day_is_caught_up_by_the_next_run(moto_endpoint, stack_name, tm
     report = wallet.run_day(3)
     assert (report["due"], report["rederived"]) == (1, 1)
     [caught_up] = wallet.new_pass_events()
-    assert caught_up["active_promotions"] == [{"id": "a0P5g00000Pro02AAA", "name": "Spring", "expires": _day(10)}]
+    assert caught_up["active_promotions"] == [{"id": "a0P5g00000Pro02EAB", "name": "Spring", "expires": _day(10)}]

@@ -159,7 +159,7 @@ OBJECT = "Thing__c"
 NAMES = ["Id", "A", "B", "C", "D", "E", "F"]
 ALLOWED = {
     "string": ("Gold", "Silver", "7"),
-    "id": ("0015g00000AbCdEAAZ",),
+    "id": ("0015g00000AbcDEAAZ",),
     "number": (1, 2.5, "x"),
     "integer": (1, 2),
     "boolean": (True,),
@@ -230,7 +230,7 @@ def records(draw, rules: RuleSet):
     """Declared fields with values of their own type's common forms or anything at all, some absent."""
     common = {
         "string": st.sampled_from(["Gold", "Ada", "7", "", " "]),
-        "id": st.sampled_from(["0015g00000AbCdEAAZ", "0015g00000AbCdE", "0015g00000AbCdEAA", "  0015g00000AbCdE  "]),
+        "id": st.sampled_from(["0015g00000AbcDEAAZ", "0015g00000AbCdE", "0015g00000AbCdEAA", "  0015g00000AbCdE  "]),
         "boolean": st.sampled_from([True, False, "true", "false", "1", ""]),
         "number": st.sampled_from([1, 2.5, 100.0, "2.5", "100.0", "1e3", float("nan")]),
         "integer": st.sampled_from([1, 7.0, "42", "42.0", "2.5"]),

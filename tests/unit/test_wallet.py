@@ -19,11 +19,11 @@ from appflow_ingest.domain.wallet import (
 )
 
 CONFIG = WalletConfig()
-MEMBER = "0015g00000AbCdEAAZ"
+MEMBER = "0015g00000AbcDEAAZ"
 
 
 def purchase(**fields):
-    return {"Id": "0065g00000AbCdEAAZ", "AccountId": MEMBER, "StageName": "Closed Won", "Amount": 100, **fields}
+    return {"Id": "0065g00000AbcDEAAZ", "AccountId": MEMBER, "StageName": "Closed Won", "Amount": 100, **fields}
 
 
 @pytest.mark.parametrize("amount", [100, 100.0, "100", "100.0"])
@@ -55,10 +55,10 @@ def test_objects_outside_the_wallet_are_ignored():
 
 def test_the_member_link_is_configurable():
     config = WalletConfig(member_object="Contact", purchase_member_field="ContactId")
-    record = purchase(ContactId="0035g00000AbCdEAAZ")
-    assert contribution_of(config, "Opportunity", "006", record, False).member == "0035g00000AbCdEAAZ"
-    assert contribution_of(config, "Contact", "0035g00000AbCdEAAZ", {}, False).facts == {
-        "member": {"id": "0035g00000AbCdEAAZ"}
+    record = purchase(ContactId="0035g00000AbcDEAAZ")
+    assert contribution_of(config, "Opportunity", "006", record, False).member == "0035g00000AbcDEAAZ"
+    assert contribution_of(config, "Contact", "0035g00000AbcDEAAZ", {}, False).facts == {
+        "member": {"id": "0035g00000AbcDEAAZ"}
     }
 
 

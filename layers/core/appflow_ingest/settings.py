@@ -133,6 +133,12 @@ class Settings:
     raw_quarantine_bucket: str = ""  # unparsable lines and events, as they arrived (docs/security.md)
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+    # Bodies of records too large to inline in their item (adapters/record_bodies.py); empty: such
+    # records are quarantined instead.
+    record_body_bucket: str = ""
+    # Clock sanity: a version further ahead of ingest time than this is quarantined (template
+    # parameter MaxVersionSkewSeconds; docs/failure-modes.md says why a day).
+    max_version_skew_seconds: int = 86_400
     rule_sets: dict[str, RuleSet] | None = None  # from the configuration document; None: the shipped catalog
 
     def object_rule_sets(self) -> dict[str, RuleSet]:
@@ -181,6 +187,8 @@ class Settings:
             raw_quarantine_bucket=env.get("RAW_QUARANTINE_BUCKET", ""),
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
+            record_body_bucket=env.get("RECORD_BODY_BUCKET", ""),
+            max_version_skew_seconds=_int(env, "MAX_VERSION_SKEW_SECONDS", 86_400),
         )
 
 

@@ -10,6 +10,9 @@ Two departures of moto's (5.x) in-process backend, both measured here:
 2. Cost. That deep copy (items and stream records of the whole table) is taken for every
    transaction, so a transaction costs time proportional to everything the table ever held:
    the demo's aggregation slowed from seconds to a minute per stream batch as the table grew.
+3. Validation. moto validates a Put's item (key size, item size) only while it applies it, so a
+   transaction with one oversized item wrote the items before it and then failed: DynamoDB
+   refuses the whole transaction with a ValidationException and writes nothing.
 
 ``install()`` serializes the write and read paths with one lock, and replaces
 ``transact_write_items`` by one with DynamoDB's semantics that needs no copy: every condition
@@ -59,6 +62,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         TransactWriteSingleOpException,
     )
     from moto.dynamodb.models import get_filter_expression
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
@@ -74,6 +78,9 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         table_name = op["TableName"]
         table = self.get_table(table_name)
         if op_type == "Put":
+            # Every item validated before anything is written (see the module docstring, 3.).
+            table._validate_key_sizes(op["Item"])
+            Item(DynamoType(op["Item"][table.hash_key_attr]), None, op["Item"])
             key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
             if table.range_key_attr is not None:
                 key[table.range_key_attr] = op["Item"][table.range_key_attr]

@@ -61,7 +61,11 @@ def _quarantine_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution-id", help="only this AppFlow run's entries")
     parser.add_argument("--field", help="only entries about this field")
     parser.add_argument("--reason", help="only entries whose reason contains this text (any case)")
-    parser.add_argument("--kind", choices=["undecodable", "invalid", "change-event"], help="only this kind of entry")
+    parser.add_argument(
+        "--kind",
+        choices=["undecodable", "invalid", "change-event", "unreadable-message"],
+        help="only this kind of entry (unreadable-message: a chunk message that does not parse)",
+    )
     parser.add_argument("--source", metavar="S3_URI", help="only entries from this landed file")
 
 

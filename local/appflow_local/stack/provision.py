@@ -229,6 +229,9 @@ class Provisioner:
                 for rule in encryption
             ]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        lifecycle = _lifecycle_rules(props.get("LifecycleConfiguration") or {})
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})
         notifications = props.get("NotificationConfiguration") or {}
         config: dict[str, Any] = {}
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
@@ -529,6 +532,32 @@ class Provisioner:
 
     def _ensure_state_bucket(self) -> None:
         self._create_bucket(state_bucket_name(self.stack_name))
+
+
+def _lifecycle_rules(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CloudFormation's LifecycleConfiguration rules in the S3 API's form (moto stores them; nothing expires locally)."""
+    rules = []
+    for rule in config.get("Rules") or []:
+        tags = [{"Key": t["Key"], "Value": _text(t["Value"])} for t in rule.get("TagFilters") or []]
+        prefix = rule.get("Prefix")
+        if len(tags) == 1 and prefix is None:
+            filter_: dict[str, Any] = {"Tag": tags[0]}
+        elif tags:
+            filter_ = {"And": {"Tags": tags, **({"Prefix": prefix} if prefix is not None else {})}}
+        else:
+            filter_ = {"Prefix": prefix or ""}
+        converted: dict[str, Any] = {
+            "ID": rule.get("Id", f"rule{len(rules)}"),
+            "Status": rule["Status"],
+            "Filter": filter_,
+        }
+        if "ExpirationInDays" in rule:
+            converted["Expiration"] = {"Days": int(_text(rule["ExpirationInDays"]))}
+        if "AbortIncompleteMultipartUpload" in rule:
+            days = int(_text(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]))
+            converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+        rules.append(converted)
+    return rules
 
 
 def _failure_destinations(template: Template, resolver: Resolver) -> Iterator[str]:

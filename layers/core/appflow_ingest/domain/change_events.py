@@ -32,6 +32,17 @@ class ChangeEvent:
         return orjson.dumps(self.detail).decode()
 
 
+def superseded_body(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> str | None:
+    """The S3 body the old image pointed at, if the new image no longer does (a newer version replaced it)."""
+    old_ref = (old_image or {}).get("record_ref")
+    if not old_ref or "kind" in (old_image or {}):
+        return None
+    new_ref = (new_image or {}).get("record_ref")
+    if new_image is None or new_ref == old_ref:
+        return None
+    return str(old_ref)
+
+
 def _version(image: dict[str, Any] | None) -> int | None:
     if not image or "version" not in image:
         return None
@@ -72,6 +83,15 @@ def change_event_for(
         "record": orjson.loads(new_image["record"]) if new_image.get("record") else None,
         "source": new_image.get("source"),
     }
+    if new_image.get("record_ref"):
+        # A record too large for one item: its body is an S3 object, immutable for this version
+        # (adapters/record_bodies.py). Consumers GetObject it; it is kept at least
+        # SupersededBodyRetentionDays after a newer version replaces it.
+        bucket, _, key = str(new_image["record_ref"]).removeprefix("s3://").partition("/")
+        detail["record_ref"] = {"s3": new_image["record_ref"], "bucket": bucket, "key": key}
+        if new_image.get("record_bytes") is not None:
+            detail["record_ref"]["bytes"] = int(new_image["record_bytes"])
+        return ChangeEvent(event_id=event_id, detail_type=DETAIL_TYPE, detail=detail)
     if len(orjson.dumps(detail)) > _DETAIL_BUDGET:
         # Too large for the bus: consumers fetch the record by key instead.
         detail["record"] = None

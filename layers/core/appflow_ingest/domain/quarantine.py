@@ -22,7 +22,7 @@ Masking = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A record with its masked fields as the table would store them (``ObjectRules.masking_for``)."""
 
 # The entry keys that hold content as it arrived; nothing else in an entry carries record values.
-CLEAR_CONTENT = ("line", "line_base64", "unmasked_record", "unmasked_event")
+CLEAR_CONTENT = ("line", "line_base64", "unmasked_record", "unmasked_event", "message")
 
 
 def rejected_line(chunk: Chunk, offset: int, raw: bytes, reason: str) -> dict[str, Any]:
@@ -50,6 +50,12 @@ def rejected_record(
     else:
         entry["unmasked_record"] = record
     return entry
+
+
+def rejected_message(body: str, reason: str) -> dict[str, Any]:
+    """A chunk message that cannot be read (not JSON, a required field missing): the message itself is
+    kept, as clear content (nothing tells what it holds, so it goes to the raw quarantine bucket)."""
+    return {"kind": "unreadable-message", "field": None, "reason": f"chunk message: {reason}", "message": body}
 
 
 def rejected_event(event: Mapping[str, Any], field: str, reason: str, masking: Masking | None) -> dict[str, Any]:

@@ -208,11 +208,22 @@ def _transactions(
 
 
 # ------------------------------------------------------------------------------------ the stream
-def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> SourceChange | None:
-    """The wallet change an entity item's new image stands for; None when it is not a wallet object."""
+def source_change(
+    image: Mapping[str, Any] | None, config: WalletConfig, read_body: Callable[[str], Any] | None = None
+) -> SourceChange | None:
+    """The wallet change an entity item's new image stands for; None when it is not a wallet object.
+
+    A record too large for one item has its body in S3 (``record_ref``): ``read_body`` reads it,
+    so the wallet sees the full record whatever its size.
+    """
     if not image or "version" not in image or image.get("object") not in config.objects:
         return None
-    record = orjson.loads(image["record"]) if image.get("record") else None
+    if image.get("record"):
+        record = orjson.loads(image["record"])
+    elif image.get("record_ref") and read_body is not None:
+        record = read_body(str(image["record_ref"]))
+    else:
+        record = None
     contribution = contribution_of(
         config, str(image["object"]), str(image["record_id"]), record, bool(image.get("deleted"))
     )
@@ -221,7 +232,9 @@ def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> Sour
     return SourceChange(str(image["pk"]), int(image["version"]), contribution)
 
 
-def aggregate_changes(event: Mapping[str, Any], *, aggregator: WalletAggregator) -> dict[str, list[dict[str, str]]]:
+def aggregate_changes(
+    event: Mapping[str, Any], *, aggregator: WalletAggregator, read_body: Callable[[str], Any] | None = None
+) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
     correlate_stream_batch(records)
@@ -229,7 +242,7 @@ def aggregate_changes(event: Mapping[str, Any], *, aggregator: WalletAggregator)
     failed_at: str | None = None
     for record in records:
         try:
-            change = source_change(record.dynamodb.new_image, aggregator.config)
+            change = source_change(record.dynamodb.new_image, aggregator.config, read_body)
         except (KeyError, TypeError, ValueError):
             logger.exception("stream record cannot be read", extra={"sequence_number": record.dynamodb.sequence_number})
             failed_at = record.dynamodb.sequence_number

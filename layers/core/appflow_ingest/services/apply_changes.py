@@ -12,6 +12,7 @@ pointer to S3 and is read from there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
@@ -69,6 +70,17 @@ class ChangeRules(Protocol):
         """How quarantine shows a rejected event's fields (None: they cannot be masked)."""
         ...
 
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether the object's rule set masks the field (its value never goes into a reason)."""
+        ...
+
+
+def _diff_reason(change: SalesforceChange) -> str | None:
+    """The resync a change needs whatever was stored before it (fields sent as diffs)."""
+    if change.diff_fields:
+        return f"fields sent as diffs cannot be applied: {', '.join(change.diff_fields)}"
+    return None
+
 
 class ConcurrentUpdates(RuntimeError):
     """The record kept changing between read and write; the invocation fails and is retried."""
@@ -103,6 +115,8 @@ class ChangeApplier:
         event_source: str,
         objects_by_flow: Mapping[str, ObjectConfig] | None = None,
         rules: ChangeRules | None = None,
+        max_version_skew_ms: int | None = 86_400_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._merger = merger
         self._marks = marks
@@ -115,6 +129,8 @@ class ChangeApplier:
         # The same rules as the file path, applied to the delivered fields only: the stored record
         # they are merged into was ruled when it was written.
         self._rules = rules
+        self._max_version_skew_ms = max_version_skew_ms
+        self._clock = clock
 
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
         event_id = str(event.get("id") or "")
@@ -131,6 +147,8 @@ class ChangeApplier:
         try:
             change = self._parse(detail, event_id, str(event.get("detail-type") or ""))
         except ChangeEventRejected as error:
+            if self._rules is not None and self._rules.masks(_object_of(event), error.field):
+                error = error.without_value()  # a version field the rules mask (clock sanity, its form)
             return self._reject(event, report, error.field, str(error))
         report.object, report.change_type = change.object, change.change_type
         correlate(object=change.object)
@@ -149,7 +167,15 @@ class ChangeApplier:
                     event, report, error.field or "", f"change event {event_id}: {change.object}: {error}"
                 )
             for record_id in record_ids:
-                reason = self._apply_one(change, record_id, report)
+                try:
+                    reason = self._apply_one(change, record_id, report)
+                except RecordRejected as error:  # DynamoDB refused the item for its own sake
+                    return self._reject(
+                        event,
+                        report,
+                        error.field or "",
+                        f"change event {event_id}: {change.object} {record_id}: {error}",
+                    )
                 if reason:
                     resync.append((record_id, reason))
         self._request_resync(change, resync)
@@ -173,7 +199,12 @@ class ChangeApplier:
         header = detail.get("ChangeEventHeader")
         entity = header.get("entityName") if isinstance(header, Mapping) else None
         version_field = self._version_fields.get(str(entity), "LastModifiedDate")
-        return parse_change_event(detail, event_id=event_id, channel=channel, version_field=version_field)
+        not_after = (
+            int(self._clock() * 1000) + self._max_version_skew_ms if self._max_version_skew_ms is not None else None
+        )
+        return parse_change_event(
+            detail, event_id=event_id, channel=channel, version_field=version_field, not_after=not_after
+        )
 
     def _apply_one(self, change: SalesforceChange, record_id: str, report: ChangeReport) -> str | None:
         """Merge and write one record, redoing the merge when another writer got there first."""
@@ -181,6 +212,10 @@ class ChangeApplier:
             stored = self._merger.read(change.object, record_id)
             merged = merge_change(stored, change, record_id)
             if merged is None:
+                if stored is not None and stored.version == change.version and stored.source == change.source:
+                    # This event's own earlier write (a retry after a crash): written, as the first time.
+                    report.written += 1
+                    return _diff_reason(change)
                 report.stale += 1
                 return None
             read_version = stored.version if stored is not None else None

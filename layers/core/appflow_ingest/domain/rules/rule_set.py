@@ -157,6 +157,11 @@ class CompiledRuleSet:
             raise RecordRejected(name, f"type {self._types[name]}: {error}", raw, masked=name in self._masks) from None
         return updates
 
+    @property
+    def masked_fields(self) -> frozenset[str]:
+        """The fields (by delivered name) whose values are shown nowhere but masked."""
+        return frozenset(self._masks)
+
     def mask(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``record`` whose masked fields hold what the table would store for them.
 
@@ -308,6 +313,19 @@ class ObjectRules:
         if object_name or not self._masks_any:
             return dict
         return None
+
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether a reason about this field of a record of this object must not show its value.
+
+        True when the object's rule set masks the field, and for any field of an unknown object
+        when some rule set masks fields (as ``masking_for``: nothing tells which are masked).
+        """
+        if field is None:
+            return False
+        compiled = self._compiled.get(object_name or "")
+        if compiled is not None:
+            return field in compiled.masked_fields
+        return not object_name and self._masks_any
 
     def apply_to_change(
         self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
