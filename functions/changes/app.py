@@ -16,7 +16,7 @@ from appflow_ingest.settings import Settings
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 applier = ChangeApplier(
-    merger=DynamoEntityMerger(clients.dynamodb, settings.entity_table),
+    merger=DynamoEntityMerger(clients.dynamodb, settings.entity_table, compress_over=settings.compress_bodies_over),
     marks=DynamoResyncMarks(clients.dynamodb, settings.require_ledger_table()),
     publisher=EventBridgePublisher(clients.events, settings.event_bus_name),
     rejected=S3Quarantine(clients.s3, settings.quarantine_bucket),

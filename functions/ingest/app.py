@@ -39,6 +39,7 @@ ingester = ChunkIngester(
         settings.entity_table,
         concurrency=settings.write_concurrency,
         strategy=settings.write_strategy,
+        compress_over=settings.compress_bodies_over,
     ),
     quarantine=S3Quarantine(clients.s3, settings.quarantine_bucket),
     queue=SqsChunkQueue(clients.sqs, settings.chunk_queue_url),

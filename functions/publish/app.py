@@ -11,10 +11,17 @@ from appflow_ingest.settings import Settings
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 publisher = EventBridgePublisher(clients.events, settings.event_bus_name)
+volatile_fields = settings.volatile_fields_by_object()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return publish_changes(event, publisher=publisher, source=settings.event_source_name, table=settings.entity_table)
+    return publish_changes(
+        event,
+        publisher=publisher,
+        source=settings.event_source_name,
+        table=settings.entity_table,
+        volatile_fields=volatile_fields,
+    )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from appflow_ingest.domain.record_bodies import record_of_item
 from appflow_local.emulator import Emulator
 from appflow_local.stack import StackDescription
 from appflow_local.template import ACCOUNT_ID, TemplateError
@@ -34,13 +35,12 @@ def stored_record(item: dict[str, Any]) -> dict[str, Any]:
     version = item.get("version_iso", {}).get("S") or (
         _iso_from_millis(item["version"]["N"]) if "version" in item else None
     )
-    record = item.get("record", {}).get("S")
     return {
         "object": item.get("object", {}).get("S"),
         "id": item.get("record_id", {}).get("S"),
         "version": version,
         "deleted": item.get("deleted", {}).get("BOOL", False),
-        "record": json.loads(record) if record else None,
+        "record": record_of_item(item),  # JSON text, or gzip above the compression threshold
     }
 
 

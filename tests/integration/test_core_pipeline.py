@@ -22,6 +22,7 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.record_bodies import record_of_item
 from appflow_ingest.domain.records import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
@@ -99,7 +100,7 @@ class Pipeline:
         return {
             "version": item["version_iso"]["S"],
             "deleted": item["deleted"]["BOOL"],
-            "record": json.loads(item["record"]["S"]),
+            "record": record_of_item(item),  # JSON text, or gzip above the compression threshold
         }
 
     def totals(self) -> dict[str, int]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.wallet import WalletConfig
 
 
@@ -49,10 +50,16 @@ def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str
             spec = {"object": spec}
         if not isinstance(spec, dict) or not spec.get("object"):
             raise ConfigurationError(f'FLOW_OBJECTS[{flow!r}]: expected {{"object": "<SalesforceObject>", ...}}')
+        volatile = spec.get("volatile_fields", sorted(DEFAULT_VOLATILE_FIELDS))
+        if not isinstance(volatile, list) or not all(isinstance(name, str) and name for name in volatile):
+            raise ConfigurationError(
+                f"FLOW_OBJECTS[{flow!r}].volatile_fields: expected a list of field names, got {volatile!r}"
+            )
         objects[flow] = ObjectConfig(
             object=spec["object"],
             id_field=spec.get("id_field", "Id"),
             version_field=spec.get("version_field", "LastModifiedDate"),
+            volatile_fields=frozenset(volatile),
         )
         if spec.get("format"):
             formats[flow] = str(spec["format"]).lower()
@@ -98,6 +105,19 @@ def _write_strategy(env: Mapping[str, str]) -> str:
     return strategy
 
 
+def _compress_over(env: Mapping[str, str]) -> int:
+    raw = env.get("COMPRESS_BODIES_OVER") or str(DEFAULT_COMPRESS_OVER)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigurationError(
+            f"environment variable COMPRESS_BODIES_OVER: expected a number of bytes (0: never compress), got {raw!r}"
+        )
+    return value
+
+
 def _wallet(raw: str) -> WalletConfig | None:
     """Empty: the deployment has no wallet; ``{}``: the wallet with its defaults (domain/wallet.py)."""
     if not raw.strip():
@@ -129,6 +149,19 @@ class Settings:
     masking_key: bytes | None = None
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+    compress_bodies_over: int = DEFAULT_COMPRESS_OVER  # record bodies over this many bytes stored gzip (0: never)
+
+    def volatile_fields_by_object(self) -> dict[str, frozenset[str]]:
+        """Per object, the fields whose change alone publishes no event.
+
+        Two flows of one object that disagree: only the fields both call volatile (an event too
+        many costs a consumer a look; one too few loses a change).
+        """
+        by_object: dict[str, frozenset[str]] = {}
+        for config in self.flow_objects.values():
+            known = by_object.get(config.object)
+            by_object[config.object] = config.unchanged_if_only if known is None else known & config.unchanged_if_only
+        return by_object
 
     def require_ledger_table(self) -> str:
         if not self.ledger_table:
@@ -157,4 +190,5 @@ class Settings:
             masking_key=env.get("MASKING_KEY", "").encode() or None,
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
+            compress_bodies_over=_compress_over(env),
         )

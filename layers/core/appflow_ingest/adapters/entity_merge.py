@@ -11,30 +11,31 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.entity_store import to_item
+from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER, record_of_item
 from appflow_ingest.domain.records import RecordVersion, entity_key
 from appflow_ingest.domain.salesforce_changes import StoredRecord
 
 
 class DynamoEntityMerger:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> None:
         self._dynamodb = dynamodb
         self._table = table
+        self._compress_over = compress_over
 
     def read(self, object_name: str, record_id: str) -> StoredRecord | None:
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"pk": {"S": entity_key(object_name, record_id)}},
             ConsistentRead=True,
-            ProjectionExpression="version, deleted, #r",
+            ProjectionExpression="version, deleted, #r, codec",
             ExpressionAttributeNames={"#r": "record"},
         ).get("Item")
         if not item:
             return None
-        record = orjson.loads(item["record"]["S"]) if "record" in item else {}
+        record = record_of_item(item) or {}
         return StoredRecord(int(item["version"]["N"]), bool(item.get("deleted", {}).get("BOOL")), record)
 
     def write_if_unchanged(self, version: RecordVersion, source: str, read_version: int | None) -> bool:
@@ -47,7 +48,8 @@ class DynamoEntityMerger:
                 "ExpressionAttributeValues": {":read": {"N": str(read_version)}},
             }
         try:
-            self._dynamodb.put_item(TableName=self._table, Item=to_item(version, source), **condition)
+            item = to_item(version, source, compress_over=self._compress_over)
+            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False

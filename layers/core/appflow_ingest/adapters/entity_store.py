@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from botocore.exceptions import ClientError
 
+from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER, body_attributes
 from appflow_ingest.domain.records import RecordVersion
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
@@ -68,16 +68,16 @@ def item_size(item: dict[str, Any]) -> int:
     size = 0
     for name, value in item.items():
         ((kind, data),) = value.items()
-        size += len(name.encode()) + (1 if kind == "BOOL" else len(str(data).encode()))
+        size += len(name.encode()) + (1 if kind == "BOOL" else len(data) if kind == "B" else len(str(data).encode()))
     return size
 
 
-def _too_large(version: RecordVersion, source: str) -> bool:
-    return item_size(to_item(version, source)) > MAX_ITEM_BYTES
+def _too_large(version: RecordVersion, source: str, compress_over: int = DEFAULT_COMPRESS_OVER) -> bool:
+    return item_size(to_item(version, source, compress_over=compress_over)) > MAX_ITEM_BYTES
 
 
-def to_item(version: RecordVersion, source: str) -> dict[str, Any]:
-    """DynamoDB item for a record version; the record travels as JSON text (exact, cheap to encode)."""
+def to_item(version: RecordVersion, source: str, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> dict[str, Any]:
+    """DynamoDB item for a record version: the record as JSON text, gzip above ``compress_over`` bytes (domain/record_bodies.py)."""
     return {
         "pk": {"S": version.key},
         "object": {"S": version.object},
@@ -85,15 +85,24 @@ def to_item(version: RecordVersion, source: str) -> dict[str, Any]:
         "version": {"N": str(version.version)},
         "version_iso": {"S": version.version_iso},
         "deleted": {"BOOL": version.deleted},
-        "record": {"S": orjson.dumps(version.record).decode()},
+        **body_attributes(version.record, compress_over),
         "source": {"S": source},
     }
 
 
 class DynamoEntityStore:
-    def __init__(self, dynamodb: Any, table: str, *, concurrency: int = 32, strategy: str = CONDITIONAL_PUT) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        concurrency: int = 32,
+        strategy: str = CONDITIONAL_PUT,
+        compress_over: int = DEFAULT_COMPRESS_OVER,
+    ) -> None:
         if strategy not in WRITE_STRATEGIES:
             raise ValueError(f"write strategy: expected one of {', '.join(WRITE_STRATEGIES)}, got {strategy!r}")
+        self._compress_over = compress_over
         self._dynamodb = dynamodb
         self._table = table
         self._strategy = strategy
@@ -113,14 +122,16 @@ class DynamoEntityStore:
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
-                Item=to_item(version, source),
+                Item=to_item(version, source, compress_over=self._compress_over),
                 ConditionExpression=NEWER_THAN_STORED,
                 ExpressionAttributeValues={":version": {"N": str(version.version)}},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
-            if error.response["Error"]["Code"] == "ValidationException" and _too_large(version, source):
+            if error.response["Error"]["Code"] == "ValidationException" and _too_large(
+                version, source, self._compress_over
+            ):
                 return None
             raise
         return True
@@ -153,7 +164,7 @@ class DynamoEntityStore:
                 reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
                 if code == "ValidationException" or "ValidationError" in reasons:
                     # An item over the size limit refuses the whole transaction: set it aside, send the rest.
-                    oversized = {id(v) for v in pending if _too_large(v, source)}
+                    oversized = {id(v) for v in pending if _too_large(v, source, self._compress_over)}
                     if not oversized:
                         raise
                     outcome.too_large += [v for v in pending if id(v) in oversized]
@@ -181,7 +192,7 @@ class DynamoEntityStore:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": to_item(version, source),
+                "Item": to_item(version, source, compress_over=self._compress_over),
                 "ConditionExpression": NEWER_THAN_STORED,
                 "ExpressionAttributeValues": {":version": {"N": str(version.version)}},
             }

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
-import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
+from appflow_ingest.domain.record_bodies import record_of_image
 from appflow_ingest.domain.wallet import Aggregate, Contribution, WalletConfig, contribution_of, derive_pass
 from appflow_ingest.observability import logger, metrics
 
@@ -199,7 +199,7 @@ def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> Sour
     """The wallet change an entity item's new image stands for; None when it is not a wallet object."""
     if not image or "version" not in image or image.get("object") not in config.objects:
         return None
-    record = orjson.loads(image["record"]) if image.get("record") else None
+    record = record_of_image(image)
     contribution = contribution_of(
         config, str(image["object"]), str(image["record_id"]), record, bool(image.get("deleted"))
     )
