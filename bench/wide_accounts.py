@@ -40,11 +40,37 @@ _CITIES = [
     ("Seattle", "WA", 47.6062, -122.3321),
     ("Boston", "MA", 42.3601, -71.0589),
 ]
-_WORDS = (
-    "customer renewal contract regional office expansion support escalation quarterly review "
-    "procurement onboarding integration migration pricing discount pilot rollout stakeholder "
-    "budget approval security audit compliance training partner channel strategic account"
-).split()
+_WORDS = [
+    "customer",
+    "renewal",
+    "contract",
+    "regional",
+    "office",
+    "expansion",
+    "support",
+    "escalation",
+    "quarterly",
+    "review",
+    "procurement",
+    "onboarding",
+    "integration",
+    "migration",
+    "pricing",
+    "discount",
+    "pilot",
+    "rollout",
+    "stakeholder",
+    "budget",
+    "approval",
+    "security",
+    "audit",
+    "compliance",
+    "training",
+    "partner",
+    "channel",
+    "strategic",
+    "account",
+]
 VERSION_STEP_S = 86_400  # a revision is a day newer than the one before
 TOUCH_STEP_S = 3_600  # a touch is an hour newer than the revision it touches
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from appflow_ingest.domain.record_bodies import record_of_item
+from appflow_ingest.domain.body_codec import record_of_item
 from appflow_local.emulator import Emulator
 from appflow_local.stack import StackDescription
 from appflow_local.template import ACCOUNT_ID, TemplateError

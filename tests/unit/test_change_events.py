@@ -96,7 +96,7 @@ def test_a_tombstone_with_identical_fields_is_still_a_delete():
 
 
 def test_a_compressed_body_reads_as_the_same_record():
-    from appflow_ingest.domain.record_bodies import body_attributes
+    from appflow_ingest.domain.body_codec import body_attributes
 
     wide = {**ACME, "Description": "a long text " * 200}
     stored = body_attributes(wide, compress_over=100)

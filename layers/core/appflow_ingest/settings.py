@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.wallet import WalletConfig
 

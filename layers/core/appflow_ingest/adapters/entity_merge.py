@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.entity_store import to_item
-from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER, record_of_item
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, record_of_item
 from appflow_ingest.domain.records import RecordVersion, entity_key
 from appflow_ingest.domain.salesforce_changes import StoredRecord
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.record_bodies import DEFAULT_COMPRESS_OVER, body_attributes
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, body_attributes
 from appflow_ingest.domain.records import RecordVersion
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
@@ -77,7 +77,7 @@ def _too_large(version: RecordVersion, source: str, compress_over: int = DEFAULT
 
 
 def to_item(version: RecordVersion, source: str, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> dict[str, Any]:
-    """DynamoDB item for a record version: the record as JSON text, gzip above ``compress_over`` bytes (domain/record_bodies.py)."""
+    """DynamoDB item for a record version: the record as JSON text, gzip above ``compress_over`` bytes (domain/body_codec.py)."""
     return {
         "pk": {"S": version.key},
         "object": {"S": version.object},

@@ -31,7 +31,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
-from appflow_ingest.domain.record_bodies import record_of_image
+from appflow_ingest.domain.body_codec import record_of_image
 from appflow_ingest.domain.wallet import Aggregate, Contribution, WalletConfig, contribution_of, derive_pass
 from appflow_ingest.observability import logger, metrics
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from appflow_ingest.domain.record_bodies import (
+from appflow_ingest.domain.body_codec import (
     GZIP,
     UnknownCodec,
     body_attributes,
