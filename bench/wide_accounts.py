@@ -110,7 +110,8 @@ def wide_account(n: int, revision: int = 0, *, touched: int = 0) -> dict[str, An
     fixed = random.Random(n)  # what never changes: identity, creation, address
     edits = random.Random(n * 1_000_003 + revision)  # what a user edit changes
     record_id = account_id(n)
-    modified = base_seconds(n) + revision * VERSION_STEP_S + touched * TOUCH_STEP_S
+    edited = base_seconds(n) + revision * VERSION_STEP_S  # when the data last changed
+    modified = edited + touched * TOUCH_STEP_S  # what LastModifiedDate and SystemModstamp say
     created = max(0, base_seconds(n) - fixed.randrange(50_000_000))
     city, state, lat, lon = fixed.choice(_CITIES)
     street = f"{fixed.randrange(1, 9999)} {fixed.choice(_STREETS)}"
@@ -170,7 +171,7 @@ def wide_account(n: int, revision: int = 0, *, touched: int = 0) -> dict[str, An
         "LastModifiedDate": _timestamp(modified),
         "LastModifiedById": editor,
         "SystemModstamp": _timestamp(modified),
-        "LastActivityDate": _date(modified - edits.randrange(0, 2_000_000)),
+        "LastActivityDate": _date(edited - edits.randrange(0, 2_000_000)),
         "LastViewedDate": None,
         "LastReferencedDate": None,
         "Jigsaw": None,
@@ -191,7 +192,7 @@ def wide_account(n: int, revision: int = 0, *, touched: int = 0) -> dict[str, An
         "NumberofLocations__c": float(edits.randrange(1, 500)),
         "UpsellOpportunity__c": edits.choice(["Yes", "No", "Maybe"]),
         "SLASerialNumber__c": f"{fixed.randrange(1000, 9999)}",
-        "SLAExpirationDate__c": _date(modified + edits.randrange(10_000_000, 60_000_000)),
+        "SLAExpirationDate__c": _date(edited + edits.randrange(10_000_000, 60_000_000)),
     }
 
 

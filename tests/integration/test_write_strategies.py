@@ -4,7 +4,13 @@ import random
 
 import pytest
 
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, TRANSACT, WRITE_STRATEGIES, DynamoEntityStore
+from appflow_ingest.adapters.entity_store import (
+    CONDITIONAL_PUT,
+    READ_FIRST,
+    TRANSACT,
+    WRITE_STRATEGIES,
+    DynamoEntityStore,
+)
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.settings import ConfigurationError, Settings
 
@@ -63,7 +69,8 @@ def test_a_transaction_with_stale_items_writes_the_others(core_stack):
 
 def test_the_strategy_is_configured_and_checked():
     env = {"ENTITY_TABLE": "t", "CHUNK_QUEUE_URL": "q", "QUARANTINE_BUCKET": "b", "EVENT_BUS_NAME": "e"}
-    assert Settings.from_env(env).write_strategy == CONDITIONAL_PUT
+    assert Settings.from_env(env).write_strategy == READ_FIRST
+    assert Settings.from_env({**env, "WRITE_STRATEGY": "conditional-put"}).write_strategy == CONDITIONAL_PUT
     assert Settings.from_env({**env, "WRITE_STRATEGY": "transact"}).write_strategy == TRANSACT
     with pytest.raises(ConfigurationError, match="WRITE_STRATEGY"):
         Settings.from_env({**env, "WRITE_STRATEGY": "batch"})

@@ -96,11 +96,14 @@ def parse_flow_rules(raw: str) -> dict[str, str]:
     return bound
 
 
+WRITE_STRATEGIES = ("read-first", "conditional-put", "transact")  # adapters/entity_store.py
+
+
 def _write_strategy(env: Mapping[str, str]) -> str:
-    strategy = env.get("WRITE_STRATEGY") or "conditional-put"
-    if strategy not in ("conditional-put", "transact"):
+    strategy = env.get("WRITE_STRATEGY") or WRITE_STRATEGIES[0]
+    if strategy not in WRITE_STRATEGIES:
         raise ConfigurationError(
-            f"environment variable WRITE_STRATEGY: expected conditional-put or transact, got {strategy!r}"
+            f"environment variable WRITE_STRATEGY: expected one of {', '.join(WRITE_STRATEGIES)}, got {strategy!r}"
         )
     return strategy
 
@@ -140,7 +143,7 @@ class Settings:
     event_source_name: str = "appflow-ingest"
     chunk_size_bytes: int = 16 * 1024 * 1024
     write_concurrency: int = 32
-    write_strategy: str = "conditional-put"  # or "transact" (adapters/entity_store.py)
+    write_strategy: str = "read-first"  # or "conditional-put", "transact" (adapters/entity_store.py)
     endpoint_url: str | None = None
     flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
     flow_formats: dict[str, str] = field(default_factory=dict)

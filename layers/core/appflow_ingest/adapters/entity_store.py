@@ -5,9 +5,12 @@ if the item does not exist or holds an older version. Equal or older is a no-op 
 fails), so duplicates, retries and out-of-order files cannot regress data, and a tombstone
 (``deleted``) keeps an older upsert from resurrecting a deleted record.
 
-Two write strategies (``WRITE_STRATEGY``), the same condition on every item:
+Three write strategies (``WRITE_STRATEGY``), the same condition on every item:
 
-- ``conditional-put`` (default): one conditional ``PutItem`` per version, many in flight. One
+- ``read-first`` (default): read the stored versions of the batch (100 keys a request), skip
+  what is not newer, and write the rest as conditioned PartiQL statements, 25 a request, at the
+  standard price (adapters/read_first_writes.py; docs/cost.md has the measurements).
+- ``conditional-put``: one conditional ``PutItem`` per version, many in flight. One
   request and one standard write per version.
 - ``transact``: ``TransactWriteItems`` of up to 100 conditional puts. A transaction is all or
   nothing, so when some conditions fail it is cancelled; its ``CancellationReasons`` say which
@@ -27,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from appflow_ingest.adapters.read_first_writes import ReadFirstWriter
 from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, body_attributes
 from appflow_ingest.domain.records import RecordVersion
 
@@ -34,7 +38,8 @@ NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
 CONDITIONAL_PUT = "conditional-put"
 TRANSACT = "transact"
-WRITE_STRATEGIES = (CONDITIONAL_PUT, TRANSACT)
+READ_FIRST = "read-first"
+WRITE_STRATEGIES = (READ_FIRST, CONDITIONAL_PUT, TRANSACT)
 TRANSACT_MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 # Cancellation reasons worth another round (another writer holds the item, or capacity); any
 # other reason (ValidationError, ...) is a bug or a bad item and raises.
@@ -90,6 +95,15 @@ def to_item(version: RecordVersion, source: str, *, compress_over: int = DEFAULT
     }
 
 
+def _newest_of_each_key(versions: Sequence[RecordVersion]) -> list[RecordVersion]:
+    newest: dict[str, RecordVersion] = {}
+    for version in versions:
+        current = newest.get(version.key)
+        if current is None or version.version > current.version:
+            newest[version.key] = version
+    return list(newest.values())
+
+
 class DynamoEntityStore:
     def __init__(
         self,
@@ -97,7 +111,7 @@ class DynamoEntityStore:
         table: str,
         *,
         concurrency: int = 32,
-        strategy: str = CONDITIONAL_PUT,
+        strategy: str = READ_FIRST,
         compress_over: int = DEFAULT_COMPRESS_OVER,
     ) -> None:
         if strategy not in WRITE_STRATEGIES:
@@ -107,11 +121,22 @@ class DynamoEntityStore:
         self._table = table
         self._strategy = strategy
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ddb-write")
+        self._read_first = ReadFirstWriter(
+            dynamodb,
+            table,
+            pool=self._pool,
+            to_item=lambda version, source: to_item(version, source, compress_over=compress_over),
+            put_if_newer=self._put_if_newer,
+        )
 
     def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
         """Write each version that is newer than the stored one. Other errors raise (after botocore retries)."""
         if self._strategy == TRANSACT:
             return self._write_transactions(versions, source)
+        if self._strategy == READ_FIRST:
+            unique = _newest_of_each_key(versions)  # a BatchGetItem may not name a key twice
+            written, stale, too_large = self._read_first.write(unique, source)
+            return WriteOutcome(written=written, stale=stale + len(versions) - len(unique), too_large=too_large)
         results = list(self._pool.map(lambda v: self._put_if_newer(v, source), versions))
         too_large = [version for version, result in zip(versions, results, strict=True) if result is None]
         written = results.count(True)
@@ -139,12 +164,7 @@ class DynamoEntityStore:
     def _write_transactions(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
         # A transaction may not touch one item twice: keep the newest version of each key, and
         # count the others as stale (they would lose the condition anyway).
-        newest: dict[str, RecordVersion] = {}
-        for version in versions:
-            current = newest.get(version.key)
-            if current is None or version.version > current.version:
-                newest[version.key] = version
-        unique = list(newest.values())
+        unique = _newest_of_each_key(versions)
         groups = [unique[i : i + TRANSACT_MAX_ITEMS] for i in range(0, len(unique), TRANSACT_MAX_ITEMS)]
         outcome = WriteOutcome(stale=len(versions) - len(unique))
         for group_outcome in self._pool.map(lambda group: self._transact_if_newer(group, source), groups):
