@@ -16,17 +16,23 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_smoke_run_produces_every_figure(tmp_path):
-    out = tmp_path / "smoke.json"
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[dict, str]:
+    """One smoke run shared by the tests of this module: (its JSON, its printed tables)."""
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text())
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_the_smoke_run_produces_every_figure(smoke_run):
+    results, stdout = smoke_run
 
     read = results["read"]["contenders"]
     assert set(read) == {"floor", "floor_streamed", "ours", "ours + rule set", "naive", "powertools"}
@@ -56,21 +62,12 @@ def test_the_smoke_run_produces_every_figure(tmp_path):
     assert results["cost"]["appflow"] > 0
 
     for heading in ("read + parse + rules", "newest-wins writes", "x floor", "left older"):
-        assert heading in done.stdout
+        assert heading in stdout
 
 
-def test_the_cost_scenarios_have_the_documented_shape_and_keep_newest_wins(tmp_path):
+def test_the_cost_scenarios_have_the_documented_shape_and_keep_newest_wins(smoke_run):
     """The issue's shape: scenario -> contender -> figures; newest-wins and one event per change, per scenario."""
-    out = tmp_path / "smoke.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text())
+    results, stdout = smoke_run
     scenarios = results["cost_scenarios"]
     assert list(scenarios) == ["first_load", "full_reload", "overlapping_incremental", "touched_unchanged"]
     keys = {"dollars_per_million", "cpu_us_per_record", "write_units_per_record", "read_units_per_record",
@@ -91,4 +88,4 @@ def test_the_cost_scenarios_have_the_documented_shape_and_keep_newest_wins(tmp_p
         scenarios["first_load"]["default"]["write_units_per_record"]
         < scenarios["first_load"]["naive"]["write_units_per_record"]
     )
-    assert "cost scenarios" in done.stdout
+    assert "cost scenarios" in stdout
