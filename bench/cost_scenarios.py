@@ -369,3 +369,36 @@ def goals(cost: dict[str, Any]) -> dict[str, Any]:
         "default_one_event_per_changed_record_every_scenario": exact,
         "records_left_older_all_contenders": older,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.cost_scenarios [--records N] [--out FILE]``: this section alone (bench/run.py runs it too)."""
+    import argparse
+    import os
+    import sys
+    from pathlib import Path
+
+    from bench.moto_process import moto_server
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=2_000, help="records per scenario (default 2,000, make bench's)")
+    parser.add_argument("--out", type=Path, help="write the JSON here")
+    args = parser.parse_args(argv)
+    if args.records < 20:
+        print("--records: at least 20 (the scenarios' shares are 5% and 30%)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    started = time.perf_counter()
+    with moto_server() as endpoint:
+        cost = run_cost_scenarios(endpoint, args.records)
+    cost["goals"] = goals(cost)
+    cost["seconds"] = round(time.perf_counter() - started, 1)
+    if args.out:
+        args.out.write_bytes(orjson.dumps(cost, option=orjson.OPT_INDENT_2) + b"\n")
+    print(scenario_table(cost))
+    print(f"\n{cost['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
