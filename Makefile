@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-build sam-sizes bench bench-smoke ci clean
+.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,10 @@ dev: $(BIN)/appflow-ingest  ## install everything into .venv
 demo: dev  ## run a full AppFlow run through the pipeline on the embedded emulator
 	$(BIN)/appflow-ingest demo
 
+# The suite runs on every core (pytest-xdist): each worker starts its own moto server, tests isolate
+# themselves by stack name, and whole files go to one worker so module fixtures are built once.
 test: dev  ## the whole test suite (unit + integration against moto's server)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 unit: dev
 	$(BIN)/pytest tests/unit
@@ -60,6 +62,53 @@ PY313_DIR ?= $(shell for p in $(PY313_CANDIDATES); do \
 # Reads samconfig.toml ([default.validate.parameters] lint = true, [default.build.parameters]).
 sam-validate: $(SAM)
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION)
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) -t examples/consumer/template.yaml
+
+# The EventBridge schema registry in template.yaml, rendered from schemas/*.schema.json (run it after
+# editing a schema; tests/unit/test_event_schemas.py fails until then).
+event-schemas: dev
+	$(BIN)/python -m appflow_local.event_schemas --write
+
+# The configuration files against their schema and each other, and samconfig.toml's rendered
+# parameters against them (docs/configuration.md).
+ENVS ?= dev prod
+config-check: dev
+	$(BIN)/appflow-ingest config check config/*.yaml
+	for env in $(ENVS); do $(BIN)/appflow-ingest config render config/$$env.yaml --env $$env --check || exit 1; done
+
+# sam validate --lint on the template as each environment deploys it, flows declared: the parameters
+# its configuration renders become the defaults of a copy, so cfn-lint checks AWS::AppFlow::Flow.
+sam-validate-flows: $(SAM) dev
+	for env in $(ENVS); do \
+	  $(BIN)/appflow-ingest config template config/$$env.yaml --stack-name appflow-ingest-$$env \
+	    --out .aws-sam/lint/template-$$env.json && \
+	  $(SAM) validate --lint --region $(AWS_DEFAULT_REGION) --template .aws-sam/lint/template-$$env.json || exit 1; \
+	done
+
+# Deploy one environment (docs/deploying.md): the configuration is checked before anything changes,
+# then the stack is built and deployed, then the configuration pushed where the functions read it.
+ENV ?= dev
+deploy: config-check sam-build
+	$(SAM) deploy --config-env $(ENV)
+	$(BIN)/appflow-ingest config push config/$(ENV).yaml \
+	  --stack-name $$($(BIN)/python -c "import tomllib; print(tomllib.load(open('samconfig.toml', 'rb'))['$(ENV)']['deploy']['parameters']['stack_name'])")
+
+# Policy as code (docs/security.md): checkov and cfn-lint judge template.yaml; a finding not in
+# .checkov.yaml's skip list (each skipped check with its reason) fails. checkov pins its own
+# dependencies, so like SAM CLI it has a virtual environment of its own, at a pinned version;
+# cfn-lint is the one SAM CLI pins (already installed for sam-validate).
+CHECKOV_VERSION ?= 3.3.30
+CHECKOVVENV := .venv-checkov
+CHECKOV := $(CHECKOVVENV)/bin/checkov
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOVVENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+security: $(CHECKOV) $(SAM)
+	$(SAMVENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --config-file .checkov.yaml
 
 sam-build: $(SAM)
 	@test -n "$(PY313_DIR)" || { echo "sam-build: no python3.13 found (PATH, pyenv, /root/.pyenv);" \
@@ -86,4 +135,4 @@ ci:
 	bash .ci/run
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam

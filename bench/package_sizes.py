@@ -96,6 +96,8 @@ def load_artifacts(build_dir: Path) -> tuple[dict[str, Artifact], dict[str, Arti
     layers: dict[str, Artifact] = {}
     functions: dict[str, Artifact] = {}
     for logical_id, resource in resources.items():
+        if logical_id.startswith("Fn::ForEach::"):
+            continue  # AWS::LanguageExtensions loops (sam build keeps them): AppFlow flows, no code to measure
         rtype = resource.get("Type")
         props = resource.get("Properties") or {}
         if rtype in LAYER_TYPES:

@@ -19,7 +19,9 @@ class CountingStore:
     def __init__(self) -> None:
         self.versions = 0
 
-    def write_newest(self, versions: Sequence[RecordVersion], source: str) -> WriteOutcome:
+    def write_newest(
+        self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
+    ) -> WriteOutcome:
         self.versions += len(versions)
         return WriteOutcome(written=len(versions))
 

@@ -83,6 +83,9 @@ def _no_metrics_left_behind() -> Iterator[None]:
     local-mode invocation flushes them as its own and a later test's counts come out inflated
     (test_local_replay read 192 records for 105 when run after test_core_pipeline)."""
     yield
-    from appflow_ingest.observability import metrics
+    from appflow_ingest.observability import logger, metrics
 
     metrics.clear_metrics()
+    # Keys a service appended (correlate) outlive the test in this worker's process, as they would
+    # in a warm Lambda without the handler's clear_state: a later test would see them.
+    logger.clear_state()

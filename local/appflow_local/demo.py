@@ -9,7 +9,6 @@ goes to stderr, the functions' logs to a file, the summary to stdout.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -17,10 +16,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from appflow_local.emulator import Emulator, embedded_emulator
+from appflow_local.operations.target import emulated_target
 from appflow_local.progress import ProgressLine
-from appflow_local.provision import provision
 from appflow_local.readback import member_passes, published_events, run_ledger, stored_records
 from appflow_local.runtime import LocalRuntime, RunSummary
 from appflow_local.sample_run import (
@@ -34,7 +34,10 @@ from appflow_local.sample_run import (
 )
 from appflow_local.samples import put_envelope
 from appflow_local.stack import StackDescription, landing_bucket
-from appflow_local.template import Template, default_template_path
+from appflow_local.template import DEFAULT_STACK_NAME, Template, default_template_path
+
+# The demo's configuration: the flows below (sample_run.FLOW_OBJECTS), their rule sets, the wallet.
+DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
 
 
 def _say(text: str) -> None:
@@ -48,8 +51,20 @@ def run_demo(
     seed: int = 7,
     chunk_size: int = 64 * 1024,
     template_path: Path | None = None,
+    config_path: Path | None = None,
+    keep: bool = False,
+    port: int = 0,
 ) -> int:
-    """Run the demo; return 0 when the pipeline drained cleanly and matches the model."""
+    """Run the demo; return 0 when the pipeline drained cleanly and matches the model.
+
+    The stack is configured by a configuration file (config/demo.yaml unless told), checked and
+    pushed as on AWS; its flows are the ones the generated run lands. ``keep``: leave the emulator
+    running afterwards (until Ctrl-C), its endpoint printed, so every operations verb can be tried
+    on the demo's data.
+    """
+    from appflow_local.cli import provision_with_config
+
+    config_path = config_path or DEMO_CONFIG
     workdir = Path(tempfile.mkdtemp(prefix="appflow-demo-"))
     run = generate_run(accounts, opportunities, seed=seed)
     for landed in run.files:
@@ -62,25 +77,21 @@ def run_demo(
     )
 
     log_path = workdir / "functions.log"
-    with embedded_emulator() as endpoint_url, log_path.open("w", encoding="utf-8") as log:
+    with embedded_emulator(port=port) as endpoint_url, log_path.open("w", encoding="utf-8") as log:
         _say(f"started the AWS emulator (moto) at {endpoint_url}")
         emulator = Emulator(endpoint_url)
         template = Template.load(template_path or default_template_path())
-        stack = provision(
+        stack = provision_with_config(
             template,
             emulator,
-            parameter_overrides={
-                "FlowObjects": json.dumps(FLOW_OBJECTS),
-                "ChunkSizeBytes": str(chunk_size),
-                "WalletConfig": "{}",  # members: Account; purchases: won Opportunity by AccountId; Promotion__c
-                "MaskingKey": "demo-masking-key",
-            },
+            DEFAULT_STACK_NAME,
+            config_path,
+            {"ChunkSizeBytes": str(chunk_size)},
         )
         flows = ", ".join(f"{flow} -> {spec['object']}" for flow, spec in FLOW_OBJECTS.items())
         _say(
-            f"provisioned {len(stack.resources)} resources from {template.path} "
-            f"(FlowObjects: {flows}; "
-            f"chunks of {chunk_size:,} bytes)"
+            f"provisioned {len(stack.resources)} resources from {template.path} with {config_path} "
+            f"(flows: {flows}; chunks of {chunk_size:,} bytes)"
         )
 
         runtime = LocalRuntime(emulator, stack, template, log_sink=log)
@@ -112,11 +123,51 @@ def run_demo(
         runs = run_ledger(emulator, stack)
         problems += run_differences(reports, runs)
         quarantine = stack.attribute("QuarantineBucket") if "QuarantineBucket" in stack.resources else None
+        reasons = quarantine_summary(emulated_target(endpoint_url, stack, template))
 
-    _print_summary(summary, elapsed, len(run.files), len(stored), len(events), problems, quarantine, log_path)
-    _print_runs(runs)
-    _print_passes(passes, events)
+        _print_summary(summary, elapsed, len(run.files), len(stored), len(events), problems, quarantine, log_path)
+        _print_quarantine(reasons, endpoint_url, keep)
+        _print_runs(runs)
+        _print_passes(passes, events)
+        if keep:
+            _keep_running(endpoint_url)
     return 0 if summary.ok and not problems else 1
+
+
+def quarantine_summary(target: Any) -> list[dict[str, Any]]:
+    """The demo's quarantine entries grouped by flow, field and reason (as `quarantine --summary` shows them)."""
+    from appflow_local.operations.quarantine import entries, summary
+
+    return summary(entries(target))
+
+
+def _print_quarantine(reasons: list[dict[str, Any]], endpoint_url: str, keep: bool) -> None:
+    print()
+    print("Quarantine (why records were set aside)")
+    if not reasons:
+        print("  nothing was quarantined")
+    for group in reasons:
+        print(f"  {group['count']:>4}  {group['flow_name'] or '-':<24}{group['field'] or '-'}: {group['reason']}")
+    if reasons and keep:
+        print(f"  each entry: appflow-ingest quarantine --endpoint-url {endpoint_url}")
+    elif reasons:
+        print(
+            "  each entry, with its file and byte offset: `appflow-ingest demo --keep`, then `appflow-ingest quarantine`"
+        )
+
+
+def _keep_running(endpoint_url: str) -> None:
+    """Block until Ctrl-C with the emulator up, saying how to reach it."""
+    print()
+    print(f"The emulator keeps running at {endpoint_url} (Ctrl-C stops it). Try:")
+    for verb in ("runs", "quarantine --summary", "dead-letters", "report --execution-id <an id from runs>"):
+        print(f"  appflow-ingest {verb} --endpoint-url {endpoint_url}")
+    print(f"  export APPFLOW_LOCAL_ENDPOINT_URL={endpoint_url}   # then leave --endpoint-url out", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping the emulator", file=sys.stderr)
 
 
 def _end_reports(run: AppFlowRun, bucket: str) -> list[dict]:

@@ -61,6 +61,18 @@ class Emulator:
     def logs(self) -> Any:
         return self.client("logs")
 
+    @cached_property
+    def secretsmanager(self) -> Any:
+        return self.client("secretsmanager")
+
+    @cached_property
+    def kms(self) -> Any:
+        return self.client("kms")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")
+
 
 @contextmanager
 def embedded_emulator(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:

@@ -113,3 +113,19 @@ def capture(output: HandlerOutput) -> Iterator[HandlerOutput]:
     finally:
         output.flush()
         _ROUTER.target = previous
+
+
+def route_library_logs() -> None:
+    """Send the layer's Powertools logger through the router: into the current invocation's output
+    while a function runs in-process, to stderr otherwise (never to stdout, the CLI's answer).
+
+    Needed when this process imported the layer itself (the operations verbs plan and read with it)
+    before any function module: the logger then holds the real stdout, not the router.
+    """
+    import logging
+
+    from appflow_ingest.observability import logger
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(_ROUTER)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """Make moto's DynamoDB behave like DynamoDB where the wallet's exactly-once writes depend on it.
 
-Three departures of moto's (5.x) in-process backend, all measured here:
+Four departures of moto's (5.x) in-process backend, all measured here:
 
 1. Atomicity. moto's server handles requests on threads without locking its DynamoDB backend.
    A conditional write checks and writes in separate Python steps, and a cancelled transaction
@@ -10,7 +10,10 @@ Three departures of moto's (5.x) in-process backend, all measured here:
 2. Cost. That deep copy (items and stream records of the whole table) is taken for every
    transaction, so a transaction costs time proportional to everything the table ever held:
    the demo's aggregation slowed from seconds to a minute per stream batch as the table grew.
-3. PartiQL. ``BatchExecuteStatement`` copies every table into a document store per statement
+3. Validation. moto validates a Put's item (key size, item size) only while it applies it, so a
+   transaction with one oversized item wrote the items before it and then failed: DynamoDB
+   refuses the whole transaction with a ValidationException and writes nothing.
+4. PartiQL. ``BatchExecuteStatement`` copies every table into a document store per statement
    and answered with a 500 when measured; ``appflow_local/moto_partiql.py`` runs the statements
    the batched write strategy sends one item each, with DynamoDB's per-statement errors.
 
@@ -71,6 +74,7 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         TransactWriteSingleOpException,
     )
     from moto.dynamodb.models import get_filter_expression
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
@@ -86,6 +90,9 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         table_name = op["TableName"]
         table = self.get_table(table_name)
         if op_type == "Put":
+            # Every item validated before anything is written (see the module docstring, 3.).
+            table._validate_key_sizes(op["Item"])
+            Item(DynamoType(op["Item"][table.hash_key_attr]), None, op["Item"])
             key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
             if table.range_key_attr is not None:
                 key[table.range_key_attr] = op["Item"][table.range_key_attr]

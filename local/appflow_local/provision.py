@@ -35,11 +35,49 @@ from appflow_local.template import (
 )
 
 EVENTBRIDGE_EVENT_TYPES = ("EventBridgeRule", "CloudWatchEvent")
+RULE_TYPE = "AWS::Events::Rule"
 _QUEUE_ATTRIBUTES = (
     "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
     "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
     "FifoThroughputLimit", "SqsManagedSseEnabled", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
 )  # fmt: skip
+
+
+_PASSWORD_OPTIONS = (
+    "PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase",
+    "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType",
+)  # fmt: skip
+
+
+# Condition keys moto cannot judge: it denies whenever a Deny statement names them. The emulator
+# is reached over plain HTTP by one user, so the TLS-only and named-reader statements would refuse
+# every local request; they are checked in the template instead (tests/unit/test_template_security.py).
+_UNJUDGED_CONDITION_KEYS = ("aws:SecureTransport", "aws:PrincipalArn")
+
+
+def _emulated_policy(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy less the statements whose conditions moto cannot judge."""
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    kept = [
+        s for s in statements if not any(key in json.dumps(s.get("Condition", {})) for key in _UNJUDGED_CONDITION_KEYS)
+    ]
+    return {**policy, "Statement": kept}
+
+
+def _password_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """GenerateSecretString's options as GetRandomPassword takes them (CloudFormation gives strings)."""
+    options: dict[str, Any] = {}
+    for key in _PASSWORD_OPTIONS:
+        if key in spec:
+            value = spec[key]
+            if key == "PasswordLength":
+                options[key] = int(value)
+            elif key == "ExcludeCharacters":
+                options[key] = str(value)
+            else:
+                options[key] = _text(value) == "true"
+    return options
 
 
 def local_bus_name(name: str) -> str:
@@ -68,10 +106,10 @@ class Provisioner:
         stack_name: str = DEFAULT_STACK_NAME,
         parameter_overrides: Mapping[str, str] | None = None,
     ) -> None:
-        self.template = template
         self.emulator = emulator
         self.stack_name = stack_name
         self.parameters = template.parameter_values(parameter_overrides)
+        self.template = template = template.with_parameters(self.parameters)
         self.resolver = Resolver(template, self.parameters, self._lookup, stack_name=stack_name, region=emulator.region)
         self.resources: dict[str, dict[str, Any]] = {}
         self.skipped: dict[str, str] = {}
@@ -81,7 +119,17 @@ class Provisioner:
             "AWS::SQS::Queue": self._queue,
             "AWS::DynamoDB::Table": self._table,
             "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Archive": self._archive,
+            RULE_TYPE: self._rule,
             FUNCTION_TYPE: self._function,
+            # Security resources (docs/security.md). moto does not enforce policies: they are put
+            # where they go, so the emulator holds what the account would.
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::IAM::Role": self._role,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -130,7 +178,16 @@ class Provisioner:
             raise TemplateError(f"{logical_id}: circular reference between resources")
         self._in_progress.add(logical_id)
         try:
-            properties = self.resolver.resolve(resource.get("Properties", {})) if kind != FUNCTION_TYPE else {}
+            raw = resource.get("Properties", {})
+            if kind == FUNCTION_TYPE:
+                properties = {}
+            elif kind == RULE_TYPE:  # its targets are resolved one by one: one without a local equivalent is left out
+                properties = {
+                    **self.resolver.resolve({k: v for k, v in raw.items() if k != "Targets"}),
+                    "Targets": raw.get("Targets", []),
+                }
+            else:
+                properties = self.resolver.resolve(raw)
             attributes = self._creators[kind](logical_id, properties or {})
         finally:
             self._in_progress.discard(logical_id)
@@ -169,6 +226,9 @@ class Provisioner:
                 for rule in encryption
             ]
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        lifecycle = _lifecycle_rules(props.get("LifecycleConfiguration") or {})
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": lifecycle})
         notifications = props.get("NotificationConfiguration") or {}
         config: dict[str, Any] = {}
         if notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true"):
@@ -284,11 +344,133 @@ class Provisioner:
             arn = self.emulator.events.describe_event_bus(Name=name)["Arn"]
         return {"Ref": name, "Name": name, "Arn": arn}
 
+    def _archive(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # moto archives what its managed rule matches and replays it (see docs/consuming.md for
+        # what its replay does not emulate); EventBridge limits archive names to 48 characters.
+        # KmsKeyIdentifier is not passed: moto's CreateArchive does not take one (moto 5).
+        name = props.get("ArchiveName") or self._physical_name(logical_id, 48)
+        pattern = props.get("EventPattern")
+        request = {
+            "Description": props.get("Description", ""),
+            "EventPattern": json.dumps(pattern) if isinstance(pattern, dict) else (pattern or ""),
+            "RetentionDays": int(props.get("RetentionDays", 0)),
+        }
+        events = self.emulator.events
+        try:
+            arn = events.create_archive(ArchiveName=name, EventSourceArn=props["SourceArn"], **request)["ArchiveArn"]
+        except ClientError as error:
+            if not _already_exists(error, "ResourceAlreadyExistsException"):
+                raise
+            arn = events.update_archive(ArchiveName=name, **{k: v for k, v in request.items() if v})["ArchiveArn"]
+        return {"Ref": name, "ArchiveName": name, "Arn": arn}
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # A rule of its own (not a function's EventBridgeRule event): created as declared. Only the
+        # targets moto can deliver to are attached (SQS, log groups, buses); another target kind
+        # would make moto fail every PutEvents on the bus, so it is left out and said so.
+        name = props.get("Name") or self._physical_name(logical_id, 64)
+        bus = str(props.get("EventBusName") or "default")
+        bus = bus.split(":event-bus/", 1)[1] if bus.startswith("arn:") else bus
+        request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": props.get("State", "ENABLED")}
+        if props.get("EventPattern"):
+            pattern = props["EventPattern"]
+            request["EventPattern"] = json.dumps(pattern) if isinstance(pattern, dict) else pattern
+        if props.get("ScheduleExpression"):
+            request["ScheduleExpression"] = props["ScheduleExpression"]
+        if props.get("Description"):
+            request["Description"] = props["Description"]
+        arn = self.emulator.events.put_rule(**request)["RuleArn"]
+        deliverable = []
+        for declared in props.get("Targets", []):
+            where = f"{logical_id}.Targets.{declared.get('Id')}"
+            try:
+                target = self.resolver.resolve(declared)
+            except TemplateError as error:  # e.g. the operations topic: SNS is not provisioned locally
+                self.skipped[where] = f"not created locally: {error}"
+                continue
+            if target["Arn"].split(":")[2] in ("sqs", "logs", "events"):
+                deliverable.append(target)
+            else:
+                self.skipped[where] = f"target {target['Arn']} (moto delivers only to SQS, logs, buses)"
+        if deliverable:
+            self.emulator.events.put_targets(Rule=name, EventBusName=bus, Targets=deliverable)
+        return {"Ref": name, "Arn": arn}
+
     def _function(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
         # Functions are not created in the emulator (the local runtime runs them in-process); they
         # only need names so that references to them resolve.
         name = self._physical_name(logical_id, 64)
         return {"Ref": name, "Arn": f"arn:aws:lambda:{self.emulator.region}:{ACCOUNT_ID}:function:{name}"}
+
+    def _kms_key(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # Found again by an alias of the stack's choosing, so provisioning twice makes one key.
+        kms, alias = self.emulator.kms, f"alias/{self._physical_name(logical_id, 200)}"
+        try:
+            key = kms.describe_key(KeyId=alias)["KeyMetadata"]
+        except ClientError as error:
+            if not _already_exists(error, "NotFoundException"):
+                raise
+            request: dict[str, Any] = {"Description": str(props.get("Description", ""))}
+            if props.get("KeyPolicy"):
+                request["Policy"] = json.dumps(props["KeyPolicy"])
+            key = kms.create_key(**request)["KeyMetadata"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+            if _text(props.get("EnableKeyRotation", "false")) == "true":
+                kms.enable_key_rotation(KeyId=key["KeyId"])
+        return {"Ref": key["KeyId"], "KeyId": key["KeyId"], "Arn": key["Arn"]}
+
+    def _secret(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        secrets = self.emulator.secretsmanager
+        name = props.get("Name") or self._physical_name(logical_id, 512)
+        try:
+            arn = secrets.describe_secret(SecretId=name)["ARN"]  # kept: its value is already in use
+        except ClientError as error:
+            if not _already_exists(error, "ResourceNotFoundException"):
+                raise
+            value = props.get("SecretString")
+            if value is None:
+                # GenerateSecretString, as CloudFormation does it: Secrets Manager's own generator.
+                spec = props.get("GenerateSecretString") or {}
+                value = secrets.get_random_password(**_password_options(spec))["RandomPassword"]
+            request = {"Name": name, "SecretString": value}
+            if props.get("KmsKeyId"):
+                request["KmsKeyId"] = props["KmsKeyId"]
+            arn = secrets.create_secret(**request)["ARN"]
+        return {"Ref": arn, "Id": arn, "Name": name}
+
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        logs = self.emulator.logs
+        name = props.get("LogGroupName") or self._physical_name(logical_id, 512)
+        try:
+            logs.create_log_group(
+                logGroupName=name, **({"kmsKeyId": props["KmsKeyId"]} if props.get("KmsKeyId") else {})
+            )
+        except ClientError as error:
+            if not _already_exists(error, "ResourceAlreadyExistsException"):
+                raise
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        arn = f"arn:aws:logs:{self.emulator.region}:{ACCOUNT_ID}:log-group:{name}:*"
+        return {"Ref": name, "Arn": arn}
+
+    def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        policy = _emulated_policy(props["PolicyDocument"])
+        if policy["Statement"]:
+            self.emulator.s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
+        return {"Ref": props["Bucket"]}
+
+    def _queue_policy(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        policy = _emulated_policy(props["PolicyDocument"])
+        if policy["Statement"]:
+            for url in props["Queues"]:
+                self.emulator.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        return {"Ref": self._physical_name(logical_id, 255)}
+
+    def _role(self, logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        # Like functions, roles are not created in the emulator (moto enforces no IAM); their
+        # statements stay in the template, where tests/integration/test_least_privilege.py reads them.
+        name = self._physical_name(logical_id, 64)
+        return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": name}
 
     # ------------------------------------------------------------------ local wiring
     def _delivery(self, function: str, event: str, raw: Mapping[str, Any], timeout_seconds: int) -> Delivery:
@@ -349,6 +531,32 @@ class Provisioner:
         self._create_bucket(state_bucket_name(self.stack_name))
 
 
+def _lifecycle_rules(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CloudFormation's LifecycleConfiguration rules in the S3 API's form (moto stores them; nothing expires locally)."""
+    rules = []
+    for rule in config.get("Rules") or []:
+        tags = [{"Key": t["Key"], "Value": _text(t["Value"])} for t in rule.get("TagFilters") or []]
+        prefix = rule.get("Prefix")
+        if len(tags) == 1 and prefix is None:
+            filter_: dict[str, Any] = {"Tag": tags[0]}
+        elif tags:
+            filter_ = {"And": {"Tags": tags, **({"Prefix": prefix} if prefix is not None else {})}}
+        else:
+            filter_ = {"Prefix": prefix or ""}
+        converted: dict[str, Any] = {
+            "ID": rule.get("Id", f"rule{len(rules)}"),
+            "Status": rule["Status"],
+            "Filter": filter_,
+        }
+        if "ExpirationInDays" in rule:
+            converted["Expiration"] = {"Days": int(_text(rule["ExpirationInDays"]))}
+        if "AbortIncompleteMultipartUpload" in rule:
+            days = int(_text(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]))
+            converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+        rules.append(converted)
+    return rules
+
+
 def _failure_destinations(template: Template, resolver: Resolver) -> Iterator[str]:
     """ARNs of dead-letter queues and on-failure destinations, wherever the template declares them."""
     for _, props in template.resources_of_type("AWS::SQS::Queue"):
@@ -391,12 +599,20 @@ def sam_env_vars(
     """A ``sam local invoke --env-vars`` document pointing each function at the provisioned stack.
 
     SAM only overrides variables the template declares, which is why AWS_ENDPOINT_OVERRIDE is one.
-    URLs of the emulator (queue URLs) are rewritten to how a Lambda container reaches it.
+    URLs of the emulator (queue URLs) are rewritten to how a Lambda container reaches it, and
+    secrets' ARNs to their names (GetSecretValue takes either; moto ends each ARN in random
+    characters, and the committed events/env.local.json must come out the same every time).
     """
+    secret_names = {
+        attrs["Ref"]: attrs["Name"]
+        for attrs in stack.resources.values()
+        if attrs.get("Type") == "AWS::SecretsManager::Secret" and "Name" in attrs
+    }
     document: dict[str, dict[str, str]] = {}
     for function in template.functions():
         env = function_environment(function, stack, template)
         env = {name: value.replace(emulator_url.rstrip("/"), container_url.rstrip("/")) for name, value in env.items()}
+        env = {name: secret_names.get(value, value) for name, value in env.items()}
         env["AWS_ENDPOINT_OVERRIDE"] = container_url
         document[function.logical_id] = env
     return document

@@ -30,8 +30,12 @@ def _iso_from_millis(value: str) -> str:
     return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
 
 
-def stored_record(item: dict[str, Any]) -> dict[str, Any]:
-    """One entity item as ``{"object", "id", "version", "deleted", "record"}`` (version in ISO-8601 UTC)."""
+def stored_record(item: dict[str, Any], read_body: Any = None) -> dict[str, Any]:
+    """One entity item as ``{"object", "id", "version", "deleted", "record"}`` (version in ISO-8601 UTC).
+
+    A record too large for one item is read from the S3 body its ``record_ref`` names (``read_body``),
+    so the full record is shown whatever its size.
+    """
     version = item.get("version_iso", {}).get("S") or (
         _iso_from_millis(item["version"]["N"]) if "version" in item else None
     )
@@ -40,15 +44,18 @@ def stored_record(item: dict[str, Any]) -> dict[str, Any]:
         "id": item.get("record_id", {}).get("S"),
         "version": version,
         "deleted": item.get("deleted", {}).get("BOOL", False),
-        "record": record_of_item(item),  # JSON text, or gzip above the compression threshold
+        "record": record_of_item(item, read_body),  # inline (JSON text, or gzip), or the S3 body
     }
 
 
 def stored_records(emulator: Emulator, stack: StackDescription, table: str | None = None) -> list[dict[str, Any]]:
     """Every item of the entity table, sorted by object and id."""
+    from appflow_ingest.adapters.record_bodies import S3RecordBodies
+
+    bodies = S3RecordBodies(emulator.s3, "")  # read() takes the bucket from each record_ref
     items: list[dict[str, Any]] = []
     for page in emulator.dynamodb.get_paginator("scan").paginate(TableName=entity_table(stack, table)):
-        items.extend(stored_record(item) for item in page["Items"])
+        items.extend(stored_record(item, bodies.read) for item in page["Items"])
     return sorted(items, key=lambda r: (r["object"] or "", r["id"] or ""))
 
 

@@ -58,6 +58,8 @@ class RunSummary:
     dead_lettered: Counter[str] = field(default_factory=Counter)
     dropped: int = 0
     failure_queue_depths: dict[str, int] = field(default_factory=dict)
+    # What the failure queues held before this run: reported, but only what the run adds is a failure.
+    failure_queue_depths_before: dict[str, int] = field(default_factory=dict)
     undelivered: dict[str, int] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
 
@@ -80,7 +82,7 @@ class RunSummary:
         return not (
             sum(self.failed_invocations.values())
             or self.dropped
-            or any(self.failure_queue_depths.values())
+            or any(depth > self.failure_queue_depths_before.get(q, 0) for q, depth in self.failure_queue_depths.items())
             or any(self.undelivered.values())
         )
 
@@ -97,6 +99,11 @@ class RunSummary:
             "dead_lettered": dict(self.dead_lettered),
             "dropped": self.dropped,
             "dead_letter_queues": self.failure_queue_depths,
+            **(
+                {"dead_letter_queues_before": self.failure_queue_depths_before}
+                if self.failure_queue_depths_before
+                else {}
+            ),
             "undelivered": self.undelivered,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "records_per_second": round(read / self.elapsed_seconds, 1) if self.elapsed_seconds else 0.0,
@@ -169,10 +176,12 @@ class LocalRuntime:
             outcome.dead_lettered.clear()
             outcome.dropped = 0
         self.summary.undelivered = {source.name: n for source in self.sources if (n := source.pending())}
-        self.summary.failure_queue_depths = {
-            logical: queue_depth(self.emulator, url) for logical, url in sorted(self.stack.failure_queues.items())
-        }
+        self.summary.failure_queue_depths = self.failure_queue_depths()
         return self.summary
+
+    def failure_queue_depths(self) -> dict[str, int]:
+        """Messages in each dead-letter / failure queue of the stack, by logical id."""
+        return {logical: queue_depth(self.emulator, url) for logical, url in sorted(self.stack.failure_queues.items())}
 
     def _on_invocation(self, invocation: Invocation) -> None:
         self.summary.record(invocation)

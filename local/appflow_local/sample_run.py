@@ -549,14 +549,43 @@ def parse_instant_ms(value: Any) -> int | None:
     return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
+_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def model_id(text: str) -> str:
+    """A Salesforce id as the model keys it (written apart from the implementation, from the rule itself):
+    15 characters get the 3-character suffix that encodes their case; 18 characters are
+    case-insensitive, so the first 15 take the case the suffix encodes and the suffix is upper case."""
+    if not text.isascii() or not text.isalnum():
+        return text
+    if len(text) == 15:
+        return text + "".join(
+            _CHECKSUM[sum(1 << i for i, c in enumerate(text[p : p + 5]) if c.isupper())] for p in (0, 5, 10)
+        )
+    if len(text) != 18 or any(c not in _CHECKSUM for c in text[15:].upper()):
+        return text
+    out = []
+    for part, char in enumerate(text[15:].upper()):
+        bits = _CHECKSUM.index(char)
+        for i, c in enumerate(text[part * 5 : part * 5 + 5]):
+            if bits >> i & 1 and not c.isalpha():
+                return text
+            out.append(c.upper() if bits >> i & 1 else c.lower())
+    return "".join(out) + text[15:].upper()
+
+
 def expected_outcome(
     files: Sequence[LandedFile],
     flow_objects: dict[str, dict[str, str]] | None = None,
     rule_breaking: Iterable[bytes] = (),
+    not_after_ms: int | None = None,
 ) -> ExpectedOutcome:
     """Replay ``files`` in order through the newest-wins rule (the specification, not the implementation).
 
-    ``rule_breaking``: lines the run made to break a business rule; they are quarantined.
+    ``rule_breaking``: lines the run made to break a business rule; they are quarantined. Ids are
+    trimmed and canonical (``model_id``) in the key and the record; an id with a control character
+    or whose key is over 2,048 bytes, and (with ``not_after_ms``) a version later than it, are
+    quarantined.
     """
     flow_objects = FLOW_OBJECTS if flow_objects is None else flow_objects
     rule_breaking = set(rule_breaking)
@@ -586,7 +615,16 @@ def expected_outcome(
             if not object_name or not isinstance(record_id, str) or not record_id.strip() or version is None:
                 outcome.quarantined += 1
                 continue
-            key = (object_name, record_id.strip())
+            record_id = model_id(record_id.strip())
+            if (
+                any(ord(c) < 32 or 127 <= ord(c) < 160 for c in record_id)
+                or len(f"{object_name}#{record_id}".encode()) > 2048
+                or (not_after_ms is not None and version > not_after_ms)
+            ):
+                outcome.quarantined += 1
+                continue
+            record[config.get("id_field", "Id")] = record_id
+            key = (object_name, record_id)
             stored = outcome.records.get(key)
             if stored is not None and version <= stored.version_ms:
                 outcome.stale += 1

@@ -25,6 +25,10 @@ from appflow_local.template import Template, TemplateError
 MANIFEST = "data/manifest.json"
 
 
+class NotAnEnvelope(ValueError):
+    """The event is not an EventBridge envelope (source, detail-type, detail) that can go on a bus."""
+
+
 def default_events_dir(template: Template) -> Path:
     return Path(template.path).resolve().parent / "events"
 
@@ -57,9 +61,13 @@ def bus_for_source(stack: StackDescription, template: Template, source: str) -> 
 
 def put_envelope(emulator: Emulator, stack: StackDescription, template: Template, event: Mapping[str, Any]) -> str:
     """Put an EventBridge envelope (as in events/) on its bus; return the bus name."""
+    if not isinstance(event, Mapping):
+        raise NotAnEnvelope("not an EventBridge event (a JSON object with source, detail-type, detail)")
     missing = [k for k in ("source", "detail-type", "detail") if k not in event]
     if missing:
-        raise ValueError(f"not an EventBridge event (missing {', '.join(missing)}): use `local invoke` for it")
+        raise NotAnEnvelope(
+            f"not an EventBridge event (no {', '.join(missing)}): send it with `local invoke FUNCTION --event ...`"
+        )
     bus = bus_for_source(stack, template, str(event["source"]))
     entry: dict[str, Any] = {
         "Source": event["source"],
@@ -69,7 +77,10 @@ def put_envelope(emulator: Emulator, stack: StackDescription, template: Template
         "EventBusName": bus,
     }
     if event.get("time"):
-        entry["Time"] = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        try:
+            entry["Time"] = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        except ValueError:
+            raise NotAnEnvelope(f"its time {event['time']!r} is not an ISO-8601 time") from None
     response = emulator.events.put_events(Entries=[entry])
     if response.get("FailedEntryCount"):
         raise RuntimeError(f"the emulator refused the event: {response['Entries']}")

@@ -104,8 +104,9 @@ class StackDescription:
         return cls(**data)
 
     def load_template(self, override: str | Path | None = None) -> Template:
-        """The template this stack was provisioned from (or an explicitly given one)."""
-        return Template.load(override or self.template)
+        """The template this stack was provisioned from (or an explicitly given one), its loops
+        expanded over the parameter values it was provisioned with."""
+        return Template.load(override or self.template).with_parameters(self.parameters)
 
 
 def save_stack(emulator: Emulator, stack: StackDescription) -> None:

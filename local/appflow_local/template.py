@@ -124,12 +124,32 @@ class FunctionSpec:
 
 
 class Template:
-    """A loaded template: parameters, resources and functions, without any AWS state."""
+    """A loaded template: parameters, resources and functions, without any AWS state.
 
-    def __init__(self, path: Path, document: dict[str, Any]) -> None:
+    ``Fn::ForEach`` loops (AWS::LanguageExtensions) are expanded as CloudFormation expands them,
+    with the parameter values given to ``with_parameters`` (the defaults until then).
+    """
+
+    def __init__(self, path: Path, document: dict[str, Any], parameters: Mapping[str, str] | None = None) -> None:
         self.path = path.resolve()
         self.directory = self.path.parent
-        self.document = document
+        self.source = document
+        self.document = expand_language_extensions(document, self._collection_values(document, parameters or {}))
+
+    def with_parameters(self, values: Mapping[str, str]) -> Template:
+        """The same template with its loops expanded over these parameter values."""
+        return Template(self.path, self.source, values)
+
+    @staticmethod
+    def _collection_values(document: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, list[str]]:
+        """Each list parameter's items: the given value, else the default (``""`` is one empty item, as in CloudFormation)."""
+        lists: dict[str, list[str]] = {}
+        for name, spec in (document.get("Parameters") or {}).items():
+            if "List" not in str(spec.get("Type", "")):
+                continue
+            raw = values.get(name, _cfn_string(spec.get("Default", "")))
+            lists[name] = [item.strip() for item in str(raw).split(",")]
+        return lists
 
     @classmethod
     def load(cls, path: str | Path) -> Template:
@@ -286,6 +306,8 @@ class Resolver:
         if name in self._pseudo:
             return self._pseudo[name]
         if name in self.parameters:
+            if "List" in str(self.template.parameters.get(name, {}).get("Type", "")):
+                return [item.strip() for item in self.parameters[name].split(",")]
             return self.parameters[name]
         if name in self.template.resources:
             return self._resource(name, None)
@@ -369,6 +391,62 @@ class Resolver:
         if name == "Fn::Or":
             return any(self._evaluate_condition(a) for a in argument)
         return bool(self._resolve(expression))
+
+
+# ------------------------------------------------------------------ AWS::LanguageExtensions
+FOREACH_PREFIX = "Fn::ForEach::"
+
+
+def expand_language_extensions(document: dict[str, Any], lists: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The document with every ``Fn::ForEach`` of Resources, Conditions and Outputs expanded.
+
+    As CloudFormation does it: the collection is a list or a ``!Ref`` to a list parameter; in the
+    fragment ``${Id}`` and ``&{Id}`` (alphanumerics only, for logical ids) are replaced in keys and
+    strings, and ``!Ref Id`` by the item itself.
+    """
+    expanded = dict(document)
+    for section in ("Resources", "Conditions", "Outputs"):
+        if isinstance(document.get(section), dict):
+            expanded[section] = _expand_section(document[section], lists)
+    return expanded
+
+
+def _expand_section(section: Mapping[str, Any], lists: Mapping[str, list[str]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith(FOREACH_PREFIX):
+            result[key] = value
+            continue
+        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[2], dict)):
+            raise TemplateError(f"{key}: expected [identifier, collection, {{fragment}}]")
+        identifier, collection, fragment = value
+        for item in _collection(key, collection, lists):
+            for out_key, out_value in _expand_section(_substitute(fragment, identifier, item), lists).items():
+                if out_key in result:
+                    raise TemplateError(f"{key}: {out_key} is declared twice")
+                result[out_key] = out_value
+    return result
+
+
+def _collection(key: str, collection: Any, lists: Mapping[str, list[str]]) -> list[str]:
+    if isinstance(collection, list):
+        return [_cfn_string(item) for item in collection]
+    if isinstance(collection, dict) and set(collection) == {"Ref"} and collection["Ref"] in lists:
+        return list(lists[collection["Ref"]])
+    raise TemplateError(f"{key}: local mode expands a list or a !Ref to a list parameter, got {collection!r}")
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    if isinstance(value, dict):
+        if value == {"Ref": identifier}:
+            return item
+        return {_substitute(k, identifier, item): _substitute(v, identifier, item) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, identifier, item) for v in value]
+    if isinstance(value, str):
+        alphanumeric = re.sub(r"[^A-Za-z0-9]", "", item)
+        return value.replace("${" + identifier + "}", item).replace("&{" + identifier + "}", alphanumeric)
+    return value
 
 
 def default_template_path() -> Path:

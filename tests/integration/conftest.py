@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class CoreStack:
     entity_table: str
     bus_name: str
     tap_queue_url: str
+    raw_quarantine_bucket: str
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -51,6 +53,14 @@ class CoreStack:
             for message in batch:
                 events.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.tap_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def raw_quarantined(self) -> list[dict[str, Any]]:
+        """What was kept as it arrived (it could not be masked), from the raw quarantine bucket."""
+        s3, entries = self.client("s3"), []
+        for obj in s3.list_objects_v2(Bucket=self.raw_quarantine_bucket).get("Contents", []):
+            body = s3.get_object(Bucket=self.raw_quarantine_bucket, Key=obj["Key"])["Body"].read()
+            entries += [json.loads(line) for line in body.splitlines()]
+        return entries
 
     def chunk_messages(self) -> list[str]:
         sqs, bodies = self.client("sqs"), []
@@ -73,6 +83,7 @@ def core_stack(moto_endpoint) -> CoreStack:
     landing, quarantine = f"landing-{suffix}", f"quarantine-{suffix}"
     s3.create_bucket(Bucket=landing)
     s3.create_bucket(Bucket=quarantine)
+    s3.create_bucket(Bucket=f"raw-{suffix}")
     chunk_queue = sqs.create_queue(QueueName=f"chunks-{suffix}")["QueueUrl"]
     table = template_resource("EntityTable")
     ddb.create_table(
@@ -88,4 +99,53 @@ def core_stack(moto_endpoint) -> CoreStack:
     tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name=f"tap-{suffix}", EventBusName=bus, EventPattern=json.dumps({"source": ["appflow-ingest"]}))
     events.put_targets(Rule=f"tap-{suffix}", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
-    return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap)
+    return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap, f"raw-{suffix}")
+
+
+@pytest.fixture(scope="session")
+def sample_stack(moto_endpoint, tmp_path_factory) -> dict[str, str]:
+    """One stack for the session whose pipeline ran a generated AppFlow run: ``{"name", "endpoint"}``.
+
+    Shared (a run costs tens of seconds): tests may add rules, consumers and records, but must
+    not assume they are alone on its bus or that its tables hold only the generated run.
+    """
+    name = f"sample{uuid.uuid4().hex[:8]}"
+    run_sample_pipeline(
+        moto_endpoint, name, tmp_path_factory.mktemp("sample-run"), accounts=10, opportunities=12, seed=3
+    )
+    return {"name": name, "endpoint": moto_endpoint}
+
+
+def run_sample_pipeline(
+    endpoint: str, stack_name: str, directory: Path, *, accounts: int, opportunities: int, seed: int
+):
+    """Provision a stack (wallet on) and replay a generated AppFlow run through it, run by run.
+
+    Returns the newest-wins model's expected outcome; the stack then holds records (several
+    versions, a tombstone), passes, and the events its pipeline published.
+    """
+    from appflow_local.cli import main
+    from appflow_local.sample_run import expected_outcome, generate_run
+
+    run = generate_run(accounts=accounts, opportunities=opportunities, seed=seed)
+    overrides = [f"FlowObjects={json.dumps(run.flow_objects)}", "WalletConfig={}", "ChunkSizeBytes=4096"]
+    provision = ["local", "provision", "--endpoint-url", endpoint, "--stack-name", stack_name]
+    assert main([*provision, "--template", str(TEMPLATE), "--parameter-overrides", *overrides]) == 0
+    landed = []
+    # One `local replay` per run (consecutive files of one flow and execution id), in landing order.
+    for group, ((flow, execution), files) in enumerate(groupby(run.files, key=_flow_and_execution)):
+        paths = []
+        for landed_file in files:
+            path = directory / f"{group:03d}" / landed_file.key.rsplit("/", 1)[-1]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(landed_file.body)
+            paths.append(str(path))
+            landed.append(landed_file)
+        replay = ["local", "replay", "--endpoint-url", endpoint, "--stack-name", stack_name]
+        assert main([*replay, "--flow", flow, "--execution-id", execution, *paths]) == 0
+    return expected_outcome(landed, run.flow_objects, run.rule_breaking)
+
+
+def _flow_and_execution(landed_file: Any) -> tuple[str, str]:
+    # The execution id is the one folder of the key shaped like a UUID (date folders may precede it).
+    return landed_file.flow, next(p for p in landed_file.key.split("/") if len(p) == 36 and p.count("-") == 4)

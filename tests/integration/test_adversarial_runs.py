@@ -18,7 +18,7 @@ import csv
 import gzip
 import io
 import json
-import random
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -81,12 +82,13 @@ class SharedRun:
                 "stored": lambda: stored_records(self.emulator, self.stack),
                 "events": lambda: published_events(self.emulator, self.stack),
                 "ledger": lambda: run_ledger(self.emulator, self.stack),
-                "quarantine": self._quarantined,
+                "quarantine": lambda: self._quarantined("QuarantineBucket"),
+                "raw": lambda: self._quarantined("RawQuarantineBucket"),
             }[what]()
         return self._read[what]
 
-    def _quarantined(self) -> list[dict[str, Any]]:
-        bucket, s3, entries = str(self.stack.attribute("QuarantineBucket")), self.emulator.s3, []
+    def _quarantined(self, logical_id: str) -> list[dict[str, Any]]:
+        bucket, s3, entries = str(self.stack.attribute(logical_id)), self.emulator.s3, []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for obj in page.get("Contents", []):
                 entries += map(json.loads, s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().splitlines())
@@ -135,6 +137,12 @@ class Case:
         entries = [e for e in self.shared.read("quarantine") if e["source"] in mine]
         return sorted(entries, key=lambda e: (e["source"], e["offset"]))
 
+    def raw(self, key: str, offset: int) -> dict[str, Any]:
+        """What the raw quarantine keeps, as it arrived, of the unparsable line at ``offset`` of ``key``."""
+        source = f"s3://{self.bucket}/{key}"
+        (entry,) = [e for e in self.shared.read("raw") if e["source"] == source and e["offset"] == offset]
+        return entry
+
     def runs(self) -> dict[str, dict[str, Any]]:
         mine = {self.execution(n) for n in range(10)}
         return {r["execution_id"]: r for r in self.shared.read("ledger") if r["execution_id"] in mine}
@@ -158,7 +166,8 @@ class Case:
             LandedFile(landed.flow, landed.key, b"".join(orjson.dumps(r) + b"\n" for r in landed.records))
             for landed in self.landed
         ]
-        return expected_outcome(files, FLOW_OBJECTS)
+        # The stack's default clock sanity: a version more than a day ahead of ingest time is quarantined.
+        return expected_outcome(files, FLOW_OBJECTS, not_after_ms=int(time.time() * 1000) + 86_400_000)
 
     def assert_newest_wins(self) -> None:
         """Stored records and Record Changed events are exactly the model's."""
@@ -334,8 +343,11 @@ def test_malformed_lines_are_quarantined_one_by_one_and_the_rest_of_the_file_is_
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line if isinstance(line, bytes) else orjson.dumps(line)) + 1)
-    assert quarantine_entry(case, key, offsets[1], None)["line"].startswith('{"Id"')
-    assert "line_base64" in quarantine_entry(case, key, offsets[2], None)
+    assert "raw_location" in quarantine_entry(case, key, offsets[1], None)
+    assert case.raw(key, offsets[1])["line"].startswith('{"Id"')  # unparsable: kept as is, apart
+    assert "line_base64" in case.raw(key, offsets[2]) and "line_base64" not in quarantine_entry(
+        case, key, offsets[2], None
+    )
     quarantine_entry(case, key, offsets[3], None)
     quarantine_entry(case, key, offsets[4], None)
     quarantine_entry(case, key, offsets[6], "Id")
@@ -658,7 +670,8 @@ def test_a_json_lines_file_whose_first_line_is_broken_is_still_read_as_json_line
     case.land(key, first + b"\n" + json_lines(records), records)
     yield
     assert case.counts() == (6, 5, 0, 1)  # read, written, stale, quarantined
-    assert quarantine_entry(case, key, 0, None)["line"] == first.decode()
+    assert "line" not in quarantine_entry(case, key, 0, None)
+    assert case.raw(key, 0)["line"] == first.decode()
 
 
 @landed_together
@@ -675,19 +688,134 @@ def test_json_lines_whose_first_line_is_an_array_are_read_line_by_line(case):
 
 # ------------------------------------------------------------------------------------------ sizes
 @landed_together
-def test_a_record_too_large_for_a_dynamodb_item_is_quarantined_and_the_rest_of_its_file_is_ingested(case):
+def test_a_record_too_large_for_a_dynamodb_item_is_stored_in_full_with_its_body_in_s3(case):
     records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="x" * 50) for n in range(3)]
-    # ~1.2 MB of UTF-8 that gzip cannot take under 400 KB (bodies are stored compressed above 800 bytes)
-    varied = "".join(map(chr, random.Random(9).choices(range(0x4E00, 0x9FFF), k=3 * 131_072)))
-    huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description=varied)
+    # 440 KB of UTF-8: over 240 KB of JSON its body goes to S3, however well it would compress
+    huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description="ü" * 220_000)
     key = case.key(ACCOUNTS, "part-0")
     # CSV: one chunk (a 440 KB JSON line would span hundreds of this stack's 2 KiB chunks)
     body = csv_text(records[:1] + [huge] + records[1:])
-    case.land(key, body, records)
+    case.land(key, body, records[:1] + [huge] + records[1:])
+    yield
+    assert case.counts() == (4, 4, 0, 0)  # read, written, stale, quarantined
+    case.assert_newest_wins()  # local dump shows the full record: read from its body in S3
+    (event,) = [e for e in case.record_events() if e["detail"]["id"] == case.id(9)]
+    assert event["detail"]["record"] is None
+    jsonschema.validate(event, json.loads((TEMPLATE.parent / "schemas" / "record-changed.schema.json").read_text()))
+    ref = event["detail"]["record_ref"]
+    body = case.shared.emulator.s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
+    assert json.loads(body)["Description"] == "ü" * 220_000  # the consumer resolves the reference
+    run = case.runs()[case.execution()]
+    assert (run["read"], run["written"], run["quarantined"]) == (4, 4, 0)
+
+
+# ------------------------------------------------------------------------------------------ poison records
+def real_id(case: Case, n: int) -> str:
+    """A real-looking 18-character Salesforce id (its suffix encodes the case of the first 15), unique to the case."""
+    return to_18_character_id(f"001{case.tag[:3].upper()}{case.tag[3:]}{n:06d}")
+
+
+def stored_by_id(case: Case, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in case.shared.read("stored") if r["id"] in ids}
+
+
+@landed_together
+def test_a_key_over_dynamodb_s_limit_is_quarantined_alone_and_the_rest_of_the_file_is_written(case):
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(60)]
+    poison = account("0" * 3000, "2024-04-16T19:00:00.000Z")  # DynamoDB's partition key limit is 2,048 bytes
+    lines = records[:10] + [poison] + records[10:]
+    key = case.key(ACCOUNTS, "part-0")
+    case.land(key, json_lines(lines), lines)
+    yield
+    assert case.counts() == (61, 60, 0, 1)  # read, written, stale, quarantined
+    case.assert_newest_wins()
+    entry = quarantine_entry(case, key, len(json_lines(lines[:10])), "Id")
+    assert "2048 bytes" in entry["reason"] and "partition key" in entry["reason"]
+
+
+@landed_together
+def test_a_far_future_version_is_quarantined_and_later_real_updates_are_not_blocked(case):
+    a, b = case.id(1), case.id(2)
+    first = [account(a, "9999-12-31T23:59:59.000+0000", Name="corrupt clock"), account(b, "2024-04-16T19:00:00Z")]
+    key = case.key(ACCOUNTS, "part-0", 1)
+    case.land(key, json_lines(first), first)
+    yield
+    entry = quarantine_entry(case, key, 0, "LastModifiedDate")
+    assert "clock skew" in entry["reason"] and "9999-12-31" in entry["reason"]
+    real = [account(a, "2024-04-16T20:00:00.000Z", Name="real update")]
+    case.land(case.key(ACCOUNTS, "part-0", 2), json_lines(real), real)
+    yield
+    case.assert_newest_wins()
+    assert {r["id"]: r["record"]["Name"] for r in case.stored()}[a] == "real update"
+    assert case.counts() == (3, 2, 0, 1)
+
+
+GZIPPED = 400
+
+
+def gzipped(case: Case, damage: Callable[[bytes], bytes]) -> tuple[str, list[dict[str, Any]]]:
+    records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="d" * (n % 7)) for n in range(GZIPPED)]
+    whole = gzip.compress(json_lines(records), compresslevel=1)
+    key = case.key(ACCOUNTS, "part-0.jsonl.gz")
+    case.land(key, damage(whole))
+    return key, records
+
+
+@landed_together
+def test_a_truncated_gzip_file_keeps_what_was_decoded_and_is_one_quarantine_entry(case):
+    key, records = gzipped(case, lambda whole: whole[: len(whole) * 3 // 5])
+    yield
+    (entry,) = case.quarantined()  # the break is one entry: file, offset reached, cause
+    stored = sorted(r["id"] for r in case.stored())
+    assert 0 < len(stored) < len(records)
+    assert stored == sorted(r["Id"] for r in records[: len(stored)])  # every record before the cut
+    assert entry["offset"] == len(json_lines(records[: len(stored)]))  # where the first record not read starts
+    assert entry["source"] == f"s3://{case.bucket}/{key}" and "expected a complete gzip stream" in entry["reason"]
+    run = case.runs()[case.execution()]
+    assert (run["read"], run["written"], run["quarantined"], run["chunks_pending"]) == (
+        len(stored) + 1,
+        len(stored),
+        1,
+        0,
+    )
+
+
+@landed_together
+def test_a_gzip_file_corrupt_in_the_middle_stores_nothing_garbled_and_is_one_quarantine_entry(case):
+    # Bytes inserted mid-stream: deflate decodes garbage from there on and gzip notices only at the
+    # end (its checksum). Ingested as it streamed, garbled lines parsed as records with ids nobody
+    # sent; a corrupt file is now checked first and nothing of it is stored.
+    key, _ = gzipped(case, lambda whole: whole[: len(whole) // 2] + b"\x00garbage" * 50 + whole[len(whole) // 2 :])
+    yield
+    (entry,) = case.quarantined()
+    assert case.stored() == [] and entry["offset"] == 0 and "corrupt" in entry["reason"]
+    run = case.runs()[case.execution()]
+    assert (run["read"], run["quarantined"], run["chunks_pending"]) == (1, 1, 0)
+
+
+@landed_together
+def test_ids_in_another_case_with_whitespace_or_15_characters_name_one_record_stored_canonically(case):
+    canonical = real_id(case, 1)
+    forms = [canonical.lower(), f"  {canonical.upper()} ", canonical[:15], canonical]
+    for n, form in enumerate(forms):  # each a newer version, landed in its own run
+        record = [account(form, f"2024-04-16T19:00:0{n}.000Z", Name=f"version {n}")]
+        case.land(case.key(ACCOUNTS, "part-0", n), json_lines(record), record)
+    yield
+    (stored,) = stored_by_id(case, [canonical]).values()
+    assert stored["record"]["Id"] == canonical and stored["record"]["Name"] == "version 3"
+    assert [r for r in case.shared.read("stored") if r["id"] and r["id"].lower() == canonical.lower()] == [stored]
+    events = [e for e in case.shared.read("events") if e.get("detail", {}).get("id") == canonical]
+    assert len(events) == 4  # four real changes of one record
+    assert differences(case.expected(), [stored], events) == []
+
+
+@landed_together
+def test_an_id_with_a_control_character_is_quarantined_and_the_others_stored(case):
+    good = [account(case.id(n), "2024-04-16T19:00:00.000Z") for n in range(3)]
+    lines = [good[0], account(case.id(7) + "\x00", "2024-04-16T19:00:00.000Z"), *good[1:]]
+    key = case.key(ACCOUNTS, "part-0")
+    case.land(key, json_lines(lines), lines)
     yield
     assert case.counts() == (4, 3, 0, 1)
     case.assert_newest_wins()
-    entry = quarantine_entry(case, key, len(csv_text(records[:1])), None)
-    assert "400 KB" in entry["reason"] and entry["record"]["Id"] == case.id(9)
-    run = case.runs()[case.execution()]
-    assert (run["read"], run["written"], run["quarantined"]) == (4, 3, 1)
+    assert "control characters" in quarantine_entry(case, key, len(json_lines(lines[:1])), "Id")["reason"]

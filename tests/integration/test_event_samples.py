@@ -28,7 +28,7 @@ EVENTS = REPO / "events"
 PARTNER_SOURCE = "aws.partner/appflow/salesforce.com/123456789012/sf-cdc"
 NEW_ACCOUNT = "0015g00000XyZaBAAV"
 # The wallet sample: Ada joins, buys, and a purchase rung up on Grace is moved to her
-ADA, GRACE = "0015g00000PaXyZAAR", "0015g00000PbQrSAAR"
+ADA, GRACE = "0015g00000PaXyZAAV", "0015g00000PbQrSAAV"
 
 # Every sample, in the order a story would deliver them, with the function that receives it.
 SAMPLES = [
@@ -45,6 +45,7 @@ SAMPLES = [
     ("change-event-delete.json", "ChangesFunction"),
     ("change-event-gap.json", "ChangesFunction"),
     ("change-event-pointer.json", "ChangesFunction"),
+    ("scheduled-rederive.json", "RederiveFunction"),
 ]
 
 
@@ -117,12 +118,14 @@ def test_every_sample_invoked_like_sam_local_invoke(emulator_url, capsys):
     assert results["sqs-chunk-batch.json"] == {"batchItemFailures": []}
     stored = {r["id"]: r for r in stored_records(emulator, stack)}
     assert (
-        stored["0015g00000AbCdHAAZ"]["deleted"] is True and stored["0015g00000AbCdGAAZ"]["record"]["Name"] == "Initech"
+        stored["0015g00000AbCdHAAV"]["deleted"] is True and stored["0015g00000AbCdGAAV"]["record"]["Name"] == "Initech"
     )
     # The stream batch publishes its two real changes (the third record moves no version)
     assert results["dynamodb-stream-batch.json"] == {"batchItemFailures": []}
     # The default stack keeps no wallet (WalletConfig empty): the aggregate sample derives no pass
     assert results["aggregate-stream-batch.json"] == {"batchItemFailures": []}
+    # ... and its daily re-derivation has nothing to do
+    assert results["scheduled-rederive.json"] == {"due": 0, "rederived": 0}
     assert ADA not in member_passes(emulator, stack)
     # The reports: the successful run reconciles (its one file, 4 records), the failed one does not
     assert results["appflow-end-flow-run-report.json"]["settled"] == "COMPLETED"
@@ -150,7 +153,7 @@ def test_every_sample_invoked_like_sam_local_invoke(emulator_url, capsys):
     stored = {r["id"]: r for r in stored_records(emulator, stack)}
     new = stored[NEW_ACCOUNT]
     assert new["deleted"] is True and new["record"]["Phone"] is None and new["record"]["Rating"] == "Warm"
-    assert len(stored["0015g00000AbCdEAAZ"]["record"]["Description"]) > 256 * 1024
+    assert len(stored["0015g00000AbCdEAAV"]["record"]["Description"]) > 256 * 1024
 
     events = published_events(emulator, stack)
     by_type: dict[str, list[dict]] = {}
@@ -158,7 +161,7 @@ def test_every_sample_invoked_like_sam_local_invoke(emulator_url, capsys):
         by_type.setdefault(event["detail-type"], []).append(event)
     assert len(by_type["Record Changed"]) == 2  # from the stream sample (no drain: nothing else streamed)
     assert [e["detail"]["outcome"] for e in by_type["FlowRun Completed"]] == ["COMPLETED"]
-    assert sorted(e["detail"]["id"] for e in by_type["Resync Required"]) == ["0015g00000AbCdEAAZ", "0015g00000AbCdFAAZ"]
+    assert sorted(e["detail"]["id"] for e in by_type["Resync Required"]) == ["0015g00000AbCdEAAV", "0015g00000AbCdFAAV"]
     for detail_type, schema_name in (("Record Changed", "record-changed"), ("FlowRun Completed", "flow-run-completed"),
                                      ("Resync Required", "resync-required")):  # fmt: skip
         schema = json.loads((REPO / "schemas" / f"{schema_name}.schema.json").read_text())

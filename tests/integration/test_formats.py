@@ -60,7 +60,7 @@ class Run:
         self.ingester = ChunkIngester(
             objects=objects,
             store=DynamoEntityStore(clients.dynamodb, stack.entity_table, concurrency=8),
-            quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket),
+            quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket, raw_bucket=stack.raw_quarantine_bucket),
             queue=queue,
             objects_by_flow={FLOW: ObjectConfig("Account")},
             rules=rules,
@@ -194,7 +194,9 @@ def test_csv_rows_with_the_wrong_number_of_fields_are_quarantined_with_their_off
     assert run.totals() == {"read": 6, "written": 5, "stale": 0, "quarantined": 1}
     (entry,) = run.quarantined()
     assert entry["offset"] == body.index(b"001BAD")
-    assert entry["line"] == bad_row.decode().rstrip("\n")
+    (raw,) = core_stack.raw_quarantined()  # the row could not be parsed: kept as it came, apart
+    assert raw["line"] == bad_row.decode().rstrip("\n") and raw["offset"] == entry["offset"]
+    assert "line" not in entry and entry["raw_location"].startswith(f"s3://{core_stack.raw_quarantine_bucket}/")
     assert "expected 6 comma-separated fields as in the header row, got 3" in entry["reason"]
     assert entry["source"].endswith("with-bad-row.csv") and str(entry["offset"]) in entry["reason"]
 

@@ -59,7 +59,7 @@ def services(core_stack):
     ingester = ChunkIngester(
         objects=objects,
         store=DynamoEntityStore(clients.dynamodb, core_stack.entity_table, concurrency=4),
-        quarantine=S3Quarantine(clients.s3, core_stack.quarantine_bucket),
+        quarantine=S3Quarantine(clients.s3, core_stack.quarantine_bucket, raw_bucket=core_stack.raw_quarantine_bucket),
         queue=queue,
         objects_by_flow={"sf-accounts": ObjectConfig("Account")},
     )

@@ -15,8 +15,14 @@ from typing import Any
 
 import pytest
 
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, DynamoEntityStore
-from appflow_ingest.adapters.read_first_writes import ABSENT, UNKNOWN, StoredVersion
+from appflow_ingest.adapters.entity_store import (
+    ABSENT,
+    CONDITIONAL_PUT,
+    READ_FIRST,
+    UNKNOWN,
+    DynamoEntityStore,
+    StoredVersion,
+)
 from appflow_ingest.domain.records import RecordVersion
 
 pytestmark = pytest.mark.integration
@@ -72,7 +78,7 @@ def test_a_hint_that_says_absent_for_stored_keys_costs_a_fallback_not_a_version(
     store = DynamoEntityStore(ddb, core_stack.entity_table, strategy=READ_FIRST)
     store.write_newest([version(n, 2000) for n in range(6)], SOURCE)
     # A wrong hint: every key "absent" (newer 0-2, older 3-5 are stored)
-    monkeypatch.setattr(store._read_first, "read_hints", lambda keys: dict.fromkeys(keys, ABSENT))
+    monkeypatch.setattr(store, "read_hints", lambda keys: dict.fromkeys(keys, ABSENT))
     seen = calls(ddb)
     outcome = store.write_newest([version(n, 3000 if n < 3 else 1000) for n in range(6)], SOURCE)
     assert stored(core_stack) == {version(n, 0).key: 3000 if n < 3 else 2000 for n in range(6)}
@@ -84,7 +90,7 @@ def test_a_hint_that_says_older_for_newer_keys_counts_them_stale(core_stack, mon
     ddb = core_stack.client("dynamodb")
     store = DynamoEntityStore(ddb, core_stack.entity_table, strategy=READ_FIRST)
     store.write_newest([version(n, 2000) for n in range(4)], SOURCE)
-    monkeypatch.setattr(store._read_first, "read_hints", lambda keys: dict.fromkeys(keys, StoredVersion(0, None)))
+    monkeypatch.setattr(store, "read_hints", lambda keys: dict.fromkeys(keys, StoredVersion(0, None)))
     outcome = store.write_newest([version(n, 1000) for n in range(4)] + [version(9, 1000)], SOURCE)
     # 0-3: the UPDATE's condition fails with the stored item returned (stale); 9: an UPDATE of a
     # missing item fails without one, and the conditional put writes it
@@ -102,14 +108,14 @@ def test_reads_that_never_come_back_fall_back_to_conditional_puts(core_stack):
         for table, found in parsed.get("Responses", {}).items():
             left = parsed.setdefault("UnprocessedKeys", {}).setdefault(
                 table,
-                {"Keys": [], "ProjectionExpression": "pk, version, #s", "ExpressionAttributeNames": {"#s": "source"}},
+                {"Keys": [], "ProjectionExpression": "pk, version, written_by"},
             )
             left["Keys"] += [{"pk": item["pk"]} for item in found]
             found.clear()
 
     ddb.meta.events.register("after-call.dynamodb.BatchGetItem", unprocessed)
-    assert set(store._read_first.read_hints([version(0, 0).key])) == {version(0, 0).key}
-    assert store._read_first.read_hints([version(0, 0).key])[version(0, 0).key] == UNKNOWN
+    assert set(store.read_hints([version(0, 0).key])) == {version(0, 0).key}
+    assert store.read_hints([version(0, 0).key])[version(0, 0).key] == UNKNOWN
     outcome = store.write_newest([version(n, 1000 if n % 2 else 3000) for n in range(5)], SOURCE)
     assert stored(core_stack) == {version(n, 0).key: 2000 if n % 2 else 3000 for n in range(5)}
     assert (outcome.written, outcome.stale) == (3, 2)

@@ -21,7 +21,7 @@ FLOW = "sf-contacts"
 
 def _contact(number: int, modified: str, **fields):
     return {
-        "Id": f"0035g00000Ab{number:03d}AAA",
+        "Id": f"0035g00000Ab{number:03d}AAB",  # a real checksum: "AAB" encodes the upper-case A of "Ab00n"
         "LastName": f"Member {number}",
         "Email": f"member{number}@example.com",
         "LastModifiedDate": modified,
@@ -43,7 +43,6 @@ def test_rules_coerce_mask_quarantine_and_report_a_new_field_once(moto_endpoint,
         stack_name=stack_name,
         parameter_overrides={
             "FlowObjects": json.dumps({FLOW: {"object": "Contact", "rules": "contact-member"}}),
-            "MaskingKey": "test-key",
         },
     )
     runtime = LocalRuntime(emulator, stack, template, log_sink=io.StringIO())
@@ -72,12 +71,12 @@ def test_rules_coerce_mask_quarantine_and_report_a_new_field_once(moto_endpoint,
     # Then the valid records are stored coerced and masked, unknown fields kept
     assert summary.ok
     stored = {r["id"]: r["record"] for r in stored_records(emulator, stack)}
-    assert sorted(stored) == ["0035g00000Ab001AAA", "0035g00000Ab002AAA", "0035g00000Ab004AAA"]
-    first = stored["0035g00000Ab001AAA"]
+    assert sorted(stored) == ["0035g00000Ab001AAB", "0035g00000Ab002AAB", "0035g00000Ab004AAB"]
+    first = stored["0035g00000Ab001AAB"]
     assert first["LastModifiedDate"] == "2024-04-16T19:00:00.000Z"
     assert first["Email"].startswith("hmac-sha256:") and first["Phone"] == "****"
     assert first["Loyalty_Nickname__c"] == "Ace"
-    assert stored["0035g00000Ab002AAA"]["Birthdate"] == "****"
+    assert stored["0035g00000Ab002AAB"]["Birthdate"] == "****"
 
     # ... the broken one is quarantined naming the rule and the field
     quarantine = stack.attribute("QuarantineBucket")

@@ -85,7 +85,7 @@ class Runs:
         self.ingester = ChunkIngester(
             objects=objects,
             store=DynamoEntityStore(clients.dynamodb, stack.entity_table, concurrency=4),
-            quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket),
+            quarantine=S3Quarantine(clients.s3, stack.quarantine_bucket, raw_bucket=stack.raw_quarantine_bucket),
             queue=queue,
             objects_by_flow={FLOW: ObjectConfig("Account")},
             batch_size=3,

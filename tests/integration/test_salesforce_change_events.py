@@ -74,7 +74,7 @@ class Changes:
             merger=self.merger,
             marks=DynamoResyncMarks(clients.dynamodb, self.ledger_table),
             publisher=EventBridgePublisher(clients.events, stack.bus_name),
-            rejected=S3Quarantine(clients.s3, stack.quarantine_bucket),
+            rejected=S3Quarantine(clients.s3, stack.quarantine_bucket, raw_bucket=stack.raw_quarantine_bucket),
             read_json=S3EventDocuments(clients.s3).read_json,
             event_source="appflow-ingest",
         )

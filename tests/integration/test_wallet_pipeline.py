@@ -23,7 +23,7 @@ FLOWS = {
     "purchases": {"object": "Opportunity", "rules": "purchase"},
     "promotions": {"object": "Promotion__c", "rules": "promotion"},
 }
-ADA, BOB = "0015g00000AdaAAAAA", "0015g00000BobAAAAA"
+ADA, BOB = "0015g00000AdaAAAAZ", "0015g00000BobAAAAZ"
 TODAY = datetime.now(UTC).date()
 
 
@@ -115,9 +115,9 @@ def test_member_passes_follow_purchases_promotions_and_members_and_only_real_cha
     # A promotion for Ada running today and one that starts next week
     week = timedelta(days=7)
     promotions = [
-        {"Id": "a0P5g00000Pro01AAA", "Name": "Double points", "Member__c": ADA, "Start_Date__c": (TODAY - week).isoformat(),
+        {"Id": "a0P5g00000Pro01EAB", "Name": "Double points", "Member__c": ADA, "Start_Date__c": (TODAY - week).isoformat(),
          "Expiry_Date__c": (TODAY + week).isoformat(), "LastModifiedDate": "2024-04-17T09:00:00.000Z"},
-        {"Id": "a0P5g00000Pro02AAA", "Name": "Next week", "Member__c": ADA, "Start_Date__c": (TODAY + week).isoformat(),
+        {"Id": "a0P5g00000Pro02EAB", "Name": "Next week", "Member__c": ADA, "Start_Date__c": (TODAY + week).isoformat(),
          "Expiry_Date__c": (TODAY + 2 * week).isoformat(), "LastModifiedDate": "2024-04-17T09:00:00.000Z"},
     ]  # fmt: skip
     (event,) = stack.land("promotions", promotions)

@@ -87,7 +87,7 @@ def test_record_offsets_of_a_clean_batch_are_line_starts():
 
 
 RECORDS = [
-    {"Id": "0015g00000AbCdEAAZ", "LastModifiedDate": "2021-03-01T10:00:00.000+0000", "attributes": {"type": "Account"}},
+    {"Id": "0015g00000AbcDEAAZ", "LastModifiedDate": "2021-03-01T10:00:00.000+0000", "attributes": {"type": "Account"}},
     {"Id": " 001 ", "LastModifiedDate": "2021-03-01T10:00:00.000Z", "IsDeleted": True},
     {"Id": "001", "LastModifiedDate": "2021-03-01T10:00:00.123456+02:00", "IsDeleted": False},
     {"Id": "001", "LastModifiedDate": "2021-03-01T10:00:00"},  # naive: UTC
@@ -102,7 +102,7 @@ RECORDS = [
     {"Id": "001", "LastModifiedDate": "2021-03-01T10:00:00Z", "IsDeleted": "true"},
     {"Id": "001", "LastModifiedDate": "2021-03-01T10:00:00Z", "IsDeleted": "maybe"},
     {"Id": "001", "LastModifiedDate": "2021-03-01T10:00:00Z", "IsDeleted": None},
-    {"Id": "a0B5g00000XyZabEAB", "LastModifiedDate": "2021-03-01T10:00:00Z"},  # custom object, no type
+    {"Id": "a0B5g00000XyZabEAF", "LastModifiedDate": "2021-03-01T10:00:00Z"},  # custom object, no type
     {"Id": "a0B", "LastModifiedDate": "2021-03-01T10:00:00Z", "attributes": {"type": "Thing__c"}},
     [1, 2],
     "text",

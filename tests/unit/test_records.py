@@ -14,12 +14,12 @@ ACCOUNT = ObjectConfig("Account")
 
 
 def account(**fields):
-    return {"Id": "0015g00000AbCdEAAZ", "LastModifiedDate": "2021-03-01T10:00:00.000+0000", **fields}
+    return {"Id": "0015g00000AbcDEAAZ", "LastModifiedDate": "2021-03-01T10:00:00.000+0000", **fields}
 
 
 def test_a_configured_flow_names_the_object():
     version = to_record_version(account(Name="Acme"), ACCOUNT)
-    assert (version.object, version.id, version.deleted) == ("Account", "0015g00000AbCdEAAZ", False)
+    assert (version.object, version.id, version.deleted) == ("Account", "0015g00000AbcDEAAZ", False)
     assert version.version_iso == "2021-03-01T10:00:00.000Z"
     assert version.record["Name"] == "Acme"
 
@@ -40,13 +40,13 @@ def test_a_rejected_record_keeps_its_attributes_for_quarantine():
 
 def test_an_object_that_cannot_be_told_is_rejected_not_guessed():
     with pytest.raises(RecordRejected) as rejected:
-        to_record_version(account(Id="a0B5g00000XyZabEAB"), None)  # a custom object's org-specific prefix
+        to_record_version(account(Id="a0B5g00000XyZabEAF"), None)  # a custom object's org-specific prefix
     assert rejected.value.field == "attributes.type"
 
 
 @pytest.mark.parametrize(
     ("record_id", "object_name"),
-    [("0015g00000AbCdEAAZ", "Account"), ("0065g00000AbCdE", "Opportunity"), ("00Q5g00000AbCdEAAZ", "Lead")],
+    [("0015g00000AbcDEAAZ", "Account"), ("0065g00000AbCdE", "Opportunity"), ("00Q5g00000AbcDEEAZ", "Lead")],
 )
 def test_without_configuration_a_standard_object_is_told_by_its_id_prefix(record_id, object_name):
     assert to_record_version(account(Id=record_id), None).object == object_name

@@ -18,7 +18,7 @@ from appflow_ingest.domain.rules.coercion import (
 )
 from appflow_ingest.settings import ConfigurationError, parse_flow_rules
 
-CONTACT_ID = "0035g00000AbCdEAAZ"
+CONTACT_ID = "0035g00000AbcDEAAZ"
 
 
 # ------------------------------------------------------------------------------------ coercion
@@ -238,7 +238,7 @@ def test_a_report_that_fails_is_made_again():
 def test_objects_without_rules_are_stored_as_they_are():
     seen = []
     rules = ObjectRules({}, on_new_field=lambda o, f: seen.append((o, f)))
-    record = {"Id": "a0B5g00000XyZabEAB", "LastModifiedDate": "2024-04-16T19:00:00.000+0000", "Amount": "1.0"}
+    record = {"Id": "a0B5g00000XyZabEAF", "LastModifiedDate": "2024-04-16T19:00:00.000+0000", "Amount": "1.0"}
     version = rules.apply(to_record_version(dict(record), ObjectConfig("Thing__c")))
     assert version.record == record
     assert seen == []  # no declared schema, so no drift to report
@@ -253,7 +253,7 @@ def test_unknown_types_and_masks_fail_when_the_rule_set_is_written():
 
 def test_the_shipped_purchase_rules_accept_both_api_forms_and_reject_a_bad_stage():
     rules = ObjectRules({"Opportunity": RULE_SETS["purchase"]})
-    base = {"Id": "0065g00000AbCdEAAZ", "Name": "Order 1", "AccountId": "0015g00000AbCdEAAZ"}
+    base = {"Id": "0065g00000AbcDEAAZ", "Name": "Order 1", "AccountId": "0015g00000AbcDEAAZ"}
     rest = {**base, "Amount": 120, "StageName": "Closed Won", "LastModifiedDate": "2024-04-16T19:00:00.000+0000"}
     bulk = {**base, "Amount": "120.0", "StageName": "Closed Won", "LastModifiedDate": "2024-04-16T19:00:00.000Z"}
     config = ObjectConfig("Opportunity")
@@ -266,7 +266,7 @@ def test_the_shipped_purchase_rules_accept_both_api_forms_and_reject_a_bad_stage
 def test_a_15_character_reference_is_stored_as_the_18_character_id_it_joins_on():
     rules = ObjectRules({"Opportunity": RULE_SETS["purchase"]})
     purchase = {
-        "Id": "0065g00000AbCdEAAZ",
+        "Id": "0065g00000AbcDEAAZ",
         "Name": "Order 1",
         "AccountId": "0016g00000MLhLe",  # a report or hand-made export gives 15 characters
         "Amount": 120,

@@ -159,7 +159,7 @@ OBJECT = "Thing__c"
 NAMES = ["Id", "A", "B", "C", "D", "E", "F"]
 ALLOWED = {
     "string": ("Gold", "Silver", "7"),
-    "id": ("0015g00000AbCdEAAZ",),
+    "id": ("0015g00000AbcDEAAZ",),
     "number": (1, 2.5, "x"),
     "integer": (1, 2),
     "boolean": (True,),
@@ -173,16 +173,17 @@ def oracle(rules: RuleSet, record: dict[str, Any], *, deleted: bool, only_presen
         if spec.drop or (only_present and name not in record):
             continue
         raw = record.get(name)
+        masked = spec.mask is not None  # a masked field's value is never in a reason
         try:
             value = ANY_FORM[spec.type](raw)
         except CoercionError as error:
             if not deleted:
-                raise RecordRejected(name, f"type {spec.type}: {error}", raw) from None
+                raise RecordRejected(name, f"type {spec.type}: {error}", raw, masked=masked) from None
             value = raw
         if value is None and spec.required and not deleted:
-            raise RecordRejected(name, "required: a value", raw)
+            raise RecordRejected(name, "required: a value", raw, masked=masked)
         if value is not None and spec.allowed is not None and value not in spec.allowed and not deleted:
-            raise RecordRejected(name, f"allowed values: one of {sorted(spec.allowed, key=str)}", raw)
+            raise RecordRejected(name, f"allowed values: one of {sorted(spec.allowed, key=str)}", raw, masked=masked)
         if value is not None and spec.mask == REDACT:
             value = REDACTED
         elif value is not None and spec.mask == HASH:
@@ -229,7 +230,7 @@ def records(draw, rules: RuleSet):
     """Declared fields with values of their own type's common forms or anything at all, some absent."""
     common = {
         "string": st.sampled_from(["Gold", "Ada", "7", "", " "]),
-        "id": st.sampled_from(["0015g00000AbCdEAAZ", "0015g00000AbCdE", "0015g00000AbCdEAA", "  0015g00000AbCdE  "]),
+        "id": st.sampled_from(["0015g00000AbcDEAAZ", "0015g00000AbCdE", "0015g00000AbCdEAA", "  0015g00000AbCdE  "]),
         "boolean": st.sampled_from([True, False, "true", "false", "1", ""]),
         "number": st.sampled_from([1, 2.5, 100.0, "2.5", "100.0", "1e3", float("nan")]),
         "integer": st.sampled_from([1, 7.0, "42", "42.0", "2.5"]),

@@ -1,6 +1,6 @@
 """The wallet pass's pure parts: contributions, derivation, configuration, and the events of derived items."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import orjson
@@ -15,14 +15,15 @@ from appflow_ingest.domain.wallet import (
     WalletConfig,
     contribution_of,
     derive_pass,
+    next_change,
 )
 
 CONFIG = WalletConfig()
-MEMBER = "0015g00000AbCdEAAZ"
+MEMBER = "0015g00000AbcDEAAZ"
 
 
 def purchase(**fields):
-    return {"Id": "0065g00000AbCdEAAZ", "AccountId": MEMBER, "StageName": "Closed Won", "Amount": 100, **fields}
+    return {"Id": "0065g00000AbcDEAAZ", "AccountId": MEMBER, "StageName": "Closed Won", "Amount": 100, **fields}
 
 
 @pytest.mark.parametrize("amount", [100, 100.0, "100", "100.0"])
@@ -54,10 +55,10 @@ def test_objects_outside_the_wallet_are_ignored():
 
 def test_the_member_link_is_configurable():
     config = WalletConfig(member_object="Contact", purchase_member_field="ContactId")
-    record = purchase(ContactId="0035g00000AbCdEAAZ")
-    assert contribution_of(config, "Opportunity", "006", record, False).member == "0035g00000AbCdEAAZ"
-    assert contribution_of(config, "Contact", "0035g00000AbCdEAAZ", {}, False).facts == {
-        "member": {"id": "0035g00000AbCdEAAZ"}
+    record = purchase(ContactId="0035g00000AbcDEAAZ")
+    assert contribution_of(config, "Opportunity", "006", record, False).member == "0035g00000AbcDEAAZ"
+    assert contribution_of(config, "Contact", "0035g00000AbcDEAAZ", {}, False).facts == {
+        "member": {"id": "0035g00000AbcDEAAZ"}
     }
 
 
@@ -173,3 +174,42 @@ def test_contributions_publish_nothing_and_a_schema_sighting_publishes_once():
     event = change_event_for(None, sighting, table="t")
     assert (event.detail_type, event.event_id) == ("Schema Changed", "SchemaChanged:Contact:New__c")
     assert change_event_for(sighting, sighting, table="t") is None
+
+
+# ------------------------------------------------------------------------------------ the calendar
+def _with_promotions(*spans: tuple[str | None, str | None]) -> Aggregate:
+    facts = {
+        f"promotion:P{i}": {"id": f"P{i}", "name": f"P{i}", "starts": starts, "expires": expires}
+        for i, (starts, expires) in enumerate(spans)
+    }
+    return Aggregate(MEMBER, {}, {"member": {"id": MEMBER}, **facts})
+
+
+@pytest.mark.parametrize(
+    ("spans", "today", "expected"),
+    [
+        ((), date(2024, 6, 1), None),  # no promotion: the calendar never changes the pass
+        ((("2024-06-10", "2024-06-20"),), date(2024, 6, 1), date(2024, 6, 10)),  # upcoming: its start
+        ((("2024-06-10", "2024-06-20"),), date(2024, 6, 10), date(2024, 6, 21)),  # running: the day after it expires
+        ((("2024-06-10", "2024-06-20"),), date(2024, 6, 20), date(2024, 6, 21)),
+        ((("2024-06-10", "2024-06-20"),), date(2024, 6, 21), None),  # over
+        ((("2024-06-10", "2024-06-20"), ("2024-06-05", "2024-06-07")), date(2024, 6, 1), date(2024, 6, 5)),
+        ((("2024-06-10", None),), date(2024, 6, 1), date(2024, 6, 10)),  # leaves "upcoming" on its start
+        (((None, "2024-06-20"),), date(2024, 6, 1), date(2024, 6, 21)),
+        ((("not a date", "2024-06-20"),), date(2024, 6, 1), date(2024, 6, 21)),
+    ],
+)
+def test_next_change_is_the_first_day_the_calendar_alone_may_change_the_pass(spans, today, expected):
+    assert next_change(_with_promotions(*spans), today) == expected
+
+
+def test_on_every_day_before_next_change_the_pass_is_the_same():
+    aggregate = _with_promotions(("2024-06-10", "2024-06-20"), ("2024-06-15", "2024-06-30"))
+    day = date(2024, 6, 1)
+    while (following := next_change(aggregate, day)) is not None:
+        derived = derive_pass(aggregate, CONFIG, day)
+        for offset in range(1, (following - day).days):
+            assert derive_pass(aggregate, CONFIG, day + timedelta(days=offset)) == derived
+        assert derive_pass(aggregate, CONFIG, following) != derived
+        day = following
+    assert derive_pass(aggregate, CONFIG, day + timedelta(days=365)) == derive_pass(aggregate, CONFIG, day)

@@ -10,6 +10,7 @@ import orjson
 
 from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
+from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.domain.wallet import WalletConfig
 
 
@@ -66,13 +67,15 @@ def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str
     return objects, formats
 
 
-def parse_flow_rules(raw: str) -> dict[str, str]:
+def parse_flow_rules(raw: str, rule_sets: Mapping[str, RuleSet] | None = None) -> dict[str, str]:
     """Which rule set each object's records get: FLOW_OBJECTS ``{"flow": {"object": "Contact", "rules": "contact-member"}}``.
 
     Rules are bound per object (a record is checked the same whichever flow delivered it), so two
-    flows of one object naming different rule sets is a configuration error, not a guess.
+    flows of one object naming different rule sets is a configuration error, not a guess. The
+    names are those of ``rule_sets`` (a configuration document's), else of the shipped catalog.
     """
-    from appflow_ingest.domain.rules import RULE_SETS
+    if rule_sets is None:
+        from appflow_ingest.domain.rules import RULE_SETS as rule_sets
 
     document = orjson.loads(raw or "{}")  # parse_flow_objects has already validated the shape
     bound: dict[str, str] = {}
@@ -80,10 +83,10 @@ def parse_flow_rules(raw: str) -> dict[str, str]:
         name = spec.get("rules") if isinstance(spec, dict) else None
         if not name:
             continue
-        rules = RULE_SETS.get(name)
+        rules = rule_sets.get(name)
         if rules is None:
             raise ConfigurationError(
-                f"FLOW_OBJECTS[{flow!r}].rules: unknown rule set {name!r}, expected one of {sorted(RULE_SETS)}"
+                f"FLOW_OBJECTS[{flow!r}].rules: unknown rule set {name!r}, expected one of {sorted(rule_sets)}"
             )
         if rules.object != spec["object"]:
             raise ConfigurationError(
@@ -96,10 +99,9 @@ def parse_flow_rules(raw: str) -> dict[str, str]:
     return bound
 
 
-WRITE_STRATEGIES = ("read-first", "conditional-put", "transact")  # adapters/entity_store.py
-
-
 def _write_strategy(env: Mapping[str, str]) -> str:
+    from appflow_ingest.adapters.entity_store import WRITE_STRATEGIES  # the one list; the first is the default
+
     strategy = env.get("WRITE_STRATEGY") or WRITE_STRATEGIES[0]
     if strategy not in WRITE_STRATEGIES:
         raise ConfigurationError(
@@ -143,15 +145,23 @@ class Settings:
     event_source_name: str = "appflow-ingest"
     chunk_size_bytes: int = 16 * 1024 * 1024
     write_concurrency: int = 32
-    write_strategy: str = "read-first"  # or "conditional-put", "transact" (adapters/entity_store.py)
+    write_strategy: str = "read-first"  # adapters/entity_store.py's WRITE_STRATEGIES
     endpoint_url: str | None = None
     flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
     flow_formats: dict[str, str] = field(default_factory=dict)
     object_rules: dict[str, str] = field(default_factory=dict)  # object -> rule set name
     derived_table: str = ""  # aggregates, member passes and schema sightings (optional: rules work without it)
-    masking_key: bytes | None = None
+    masking_key_secret: str = ""  # the masking key's secret (ingest and changes only: adapters/masking_key.py)
+    raw_quarantine_bucket: str = ""  # unparsable lines and events, as they arrived (docs/security.md)
     wallet: WalletConfig | None = None  # None: no wallet pass in this deployment
     ledger_table: str = ""  # run ledger and resync marks; optional where a function does not keep them
+    # Bodies of records too large to inline in their item (adapters/record_bodies.py); empty: such
+    # records are quarantined instead.
+    record_body_bucket: str = ""
+    # Clock sanity: a version further ahead of ingest time than this is quarantined (template
+    # parameter MaxVersionSkewSeconds; docs/failure-modes.md says why a day).
+    max_version_skew_seconds: int = 86_400
+    rule_sets: dict[str, RuleSet] | None = None  # from the configuration document; None: the shipped catalog
     compress_bodies_over: int = DEFAULT_COMPRESS_OVER  # record bodies over this many bytes stored gzip (0: never)
 
     def volatile_fields_by_object(self) -> dict[str, frozenset[str]]:
@@ -166,14 +176,32 @@ class Settings:
             by_object[config.object] = config.unchanged_if_only if known is None else known & config.unchanged_if_only
         return by_object
 
+    def object_rule_sets(self) -> dict[str, RuleSet]:
+        """The rule set bound to each object (``object_rules`` resolved)."""
+        if self.rule_sets is None:
+            from appflow_ingest.domain.rules import RULE_SETS
+
+            return {object_name: RULE_SETS[name] for object_name, name in self.object_rules.items()}
+        return {object_name: self.rule_sets[name] for object_name, name in self.object_rules.items()}
+
     def require_ledger_table(self) -> str:
         if not self.ledger_table:
             raise ConfigurationError("environment variable LEDGER_TABLE is required (declared in template.yaml)")
         return self.ledger_table
 
+    def require_raw_quarantine_bucket(self) -> str:
+        if not self.raw_quarantine_bucket:
+            raise ConfigurationError(
+                "environment variable RAW_QUARANTINE_BUCKET is required (declared in template.yaml)"
+            )
+        return self.raw_quarantine_bucket
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        configured = _configuration_document(env)
+        if configured is not None:
+            return _from_document(cls.from_env({**env, "CONFIG_PARAMETER_PATH": ""}), configured)
         flow_objects, flow_formats = parse_flow_objects(env.get("FLOW_OBJECTS", "{}"))
         return cls(
             entity_table=_require(env, "ENTITY_TABLE"),
@@ -190,8 +218,57 @@ class Settings:
             flow_formats=flow_formats,
             object_rules=parse_flow_rules(env.get("FLOW_OBJECTS", "{}")),
             derived_table=env.get("DERIVED_TABLE", ""),
-            masking_key=env.get("MASKING_KEY", "").encode() or None,
+            masking_key_secret=env.get("MASKING_KEY_SECRET", ""),
+            raw_quarantine_bucket=env.get("RAW_QUARANTINE_BUCKET", ""),
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
             compress_bodies_over=_compress_over(env),
+            record_body_bucket=env.get("RECORD_BODY_BUCKET", ""),
+            max_version_skew_seconds=_int(env, "MAX_VERSION_SKEW_SECONDS", 86_400),
         )
+
+
+# ------------------------------------------------------------------ the configuration document (issue 13)
+def _configuration_document(env: Mapping[str, str]) -> dict | None:
+    """The document pushed under CONFIG_PARAMETER_PATH (SSM, via Powertools), or None without a path."""
+    path = env.get("CONFIG_PARAMETER_PATH", "")
+    if not path:
+        return None
+    from appflow_ingest.adapters.aws_clients import AwsClients
+    from appflow_ingest.adapters.configuration_store import SsmConfigurationStore
+
+    store = SsmConfigurationStore(
+        AwsClients(env.get("AWS_ENDPOINT_OVERRIDE") or None).ssm,
+        path,
+        max_age_seconds=_int(env, "CONFIG_MAX_AGE_SECONDS", 300),
+    )
+    document = store.read()
+    if document is None:
+        # Fail closed: without its rules a record would be stored unmasked.
+        raise ConfigurationError(
+            f"no configuration under SSM path {path}: run `appflow-ingest config push` for this stack"
+        )
+    return document
+
+
+def _from_document(base: Settings, document: Mapping) -> Settings:
+    """``base`` with its flows, rule sets and wallet taken from the configuration document."""
+    from dataclasses import replace
+
+    from appflow_ingest.domain.rules.catalog import DeclarationError, rule_sets_from_declarations
+
+    flows_json = orjson.dumps(document.get("flows") or {}).decode()
+    flow_objects, flow_formats = parse_flow_objects(flows_json)
+    try:
+        rule_sets = rule_sets_from_declarations(document.get("rule_sets") or {})
+    except DeclarationError as error:
+        raise ConfigurationError(f"configuration: {error}") from None
+    wallet = document.get("wallet")
+    return replace(
+        base,
+        flow_objects=flow_objects,
+        flow_formats=flow_formats,
+        object_rules=parse_flow_rules(flows_json, rule_sets),
+        rule_sets=rule_sets,
+        wallet=None if wallet is None else _wallet(orjson.dumps(wallet).decode()),
+    )

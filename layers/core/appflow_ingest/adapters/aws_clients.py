@@ -47,3 +47,11 @@ class AwsClients:
     @cached_property
     def events(self) -> Any:
         return self.client("events")
+
+    @cached_property
+    def secretsmanager(self) -> Any:
+        return self.client("secretsmanager")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.client("ssm")

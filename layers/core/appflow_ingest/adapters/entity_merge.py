@@ -3,7 +3,8 @@
 Change events carry only the changed fields, so applying one needs the stored record: read it
 (strongly consistent), merge, and write only if the item still holds the version that was read.
 A concurrent writer (a file chunk, another change event) makes the condition fail and the caller
-reads again. The item layout is the entity store's (``to_item``), so the table's stream and the
+reads again. The items are the entity store's (``EntityItems``: a record too large for one item
+keeps its body in S3, read back here and written before its item), so the table's stream and the
 publisher see no difference between the two paths.
 """
 
@@ -13,33 +14,52 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_ingest.adapters.entity_store import to_item
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, record_of_item
-from appflow_ingest.domain.records import RecordVersion, entity_key
+from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error
+from appflow_ingest.adapters.record_bodies import S3RecordBodies
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records import RecordRejected, RecordVersion, entity_key
 from appflow_ingest.domain.salesforce_changes import StoredRecord
 
 
 class DynamoEntityMerger:
-    def __init__(self, dynamodb: Any, table: str, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        bodies: S3RecordBodies | None = None,
+        *,
+        compress_over: int = DEFAULT_COMPRESS_OVER,
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table
-        self._compress_over = compress_over
+        self._items = EntityItems(bodies, compress_over=compress_over)
 
     def read(self, object_name: str, record_id: str) -> StoredRecord | None:
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"pk": {"S": entity_key(object_name, record_id)}},
             ConsistentRead=True,
-            ProjectionExpression="version, deleted, #r, codec",
-            ExpressionAttributeNames={"#r": "record"},
+            ProjectionExpression="version, deleted, #r, codec, record_ref, #s",
+            ExpressionAttributeNames={"#r": "record", "#s": "source"},
         ).get("Item")
         if not item:
             return None
-        record = record_of_item(item) or {}
-        return StoredRecord(int(item["version"]["N"]), bool(item.get("deleted", {}).get("BOOL")), record)
+        record = self._items.record_of(item) or {}
+        return StoredRecord(
+            int(item["version"]["N"]),
+            bool(item.get("deleted", {}).get("BOOL")),
+            record,
+            item.get("source", {}).get("S"),
+        )
 
     def write_if_unchanged(self, version: RecordVersion, source: str, read_version: int | None) -> bool:
-        """Put ``version`` if the item still holds ``read_version`` (None: still absent); False if it moved."""
+        """Put ``version`` if the item still holds ``read_version`` (None: still absent); False if it moved.
+
+        Raises RecordRejected when DynamoDB refuses the item for its own sake (the event is quarantined).
+        """
+        prepared = self._items.prepare(version, source)
+        if isinstance(prepared, RecordRejected):
+            raise prepared
         if read_version is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
@@ -48,10 +68,16 @@ class DynamoEntityMerger:
                 "ExpressionAttributeValues": {":read": {"N": str(read_version)}},
             }
         try:
-            item = to_item(version, source, compress_over=self._compress_over)
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
+            self._dynamodb.put_item(
+                TableName=self._table, Item=prepared.item, ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                self._items.release(prepared, error.response.get("Item"))
                 return False
-            raise
+            refused = refusal_from_error(error)
+            if refused is None:
+                raise
+            self._items.release(prepared)
+            raise refused from error
         return True

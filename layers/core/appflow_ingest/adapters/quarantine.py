@@ -1,17 +1,22 @@
-"""Quarantine: rejected lines and records as JSON Lines in S3, one object per chunk."""
+"""Quarantine: rejected lines, records and events as JSON Lines in S3, one object per chunk or event.
+
+Entries go to the quarantine bucket with nothing in clear (domain/quarantine.py); content that could
+not be masked goes, under the same key, to the raw quarantine bucket, and its entry says where.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.quarantine import to_json_lines
+from appflow_ingest.domain.quarantine import split_clear_content, to_json_lines
 
 
 class S3Quarantine:
-    def __init__(self, s3: Any, bucket: str, prefix: str = "quarantine/") -> None:
+    def __init__(self, s3: Any, bucket: str, *, raw_bucket: str, prefix: str = "quarantine/") -> None:
         self._s3 = s3
         self._bucket = bucket
+        self._raw_bucket = raw_bucket
         self._prefix = prefix
 
     def key_for(self, chunk: Chunk) -> str:
@@ -21,14 +26,16 @@ class S3Quarantine:
         return f"{self._prefix}{chunk.key}/{chunk.start:015d}{row}-{chunk.end:015d}.jsonl"
 
     def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
-        key = self.key_for(chunk)
-        self._s3.put_object(
-            Bucket=self._bucket, Key=key, Body=to_json_lines(entries), ContentType="application/x-ndjson"
-        )
-        return f"s3://{self._bucket}/{key}"
+        return self._put(self.key_for(chunk), entries, "application/x-ndjson")
 
     def put_event(self, name: str, entry: dict[str, Any]) -> str:
         """A rejected event (not a file's line), one object per event: ``<prefix>events/<name>.json``."""
-        key = f"{self._prefix}events/{name}.json"
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=to_json_lines([entry]), ContentType="application/json")
+        return self._put(f"{self._prefix}events/{name}.json", [entry], "application/json")
+
+    def _put(self, key: str, entries: list[dict[str, Any]], content_type: str) -> str:
+        entries, clear = split_clear_content(entries, raw_location=f"s3://{self._raw_bucket}/{key}")
+        if clear:
+            # First, so that no entry names a raw object that is not there (a retry rewrites both).
+            self._s3.put_object(Bucket=self._raw_bucket, Key=key, Body=to_json_lines(clear), ContentType=content_type)
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=to_json_lines(entries), ContentType=content_type)
         return f"s3://{self._bucket}/{key}"

@@ -13,10 +13,12 @@ again and recomputes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
+from zlib import crc32
 
 import orjson
 from botocore.exceptions import ClientError
@@ -24,6 +26,14 @@ from botocore.exceptions import ClientError
 from appflow_ingest.domain.wallet import Aggregate, Contribution
 
 _BATCH_GET_MAX = 100
+# The passes due for re-derivation are found through a sparse index (pass items with a next_change)
+# whose partition key is spread over this many values: one value would take every pass write.
+REDERIVE_INDEX = "rederive-due"
+REDERIVE_SHARDS = 16
+
+
+def rederive_shard(member: str) -> str:
+    return f"due#{crc32(member.encode()) % REDERIVE_SHARDS}"
 
 
 def contribution_key(source_key: str) -> str:
@@ -43,6 +53,7 @@ class StoredPass(NamedTuple):
     aggregate: Aggregate
     revision: int
     derived: dict[str, Any] | None
+    next_change: str | None = None  # ISO date the pass may change on by the calendar alone
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class PassWrite:
     aggregate: Aggregate
     derived: dict[str, Any]
     read_revision: int  # 0: the item did not exist when read
+    next_change: date | None = None  # the day the pass must be derived again (domain/wallet.next_change)
 
     @property
     def revision(self) -> int:
@@ -101,6 +113,27 @@ class DynamoWalletStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def due_members(self, today: date) -> Iterator[str]:
+        """Members whose pass may change by ``today`` (next_change on or before it), from the sparse index.
+
+        The index is eventually consistent: the caller reads each pass again, strongly, before acting.
+        """
+        for shard in range(REDERIVE_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": REDERIVE_INDEX,
+                "KeyConditionExpression": "due_shard = :shard AND next_change <= :today",
+                "ExpressionAttributeValues": {":shard": {"S": f"due#{shard}"}, ":today": {"S": today.isoformat()}},
+                "ProjectionExpression": "member_id",
+            }
+            while True:
+                response = self._dynamodb.query(**request)
+                for item in response.get("Items", []):
+                    yield item["member_id"]["S"]
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # ------------------------------------------------------------------ the exactly-once commit
     def commit(self, contributions: Sequence[ContributionWrite], passes: Sequence[PassWrite]) -> bool:
         """All of it, or nothing and False when another writer got there first (read again and retry)."""
@@ -135,6 +168,9 @@ class DynamoWalletStore:
             "aggregate": {"S": orjson.dumps(aggregate, option=orjson.OPT_SORT_KEYS).decode()},
             "pass": {"S": orjson.dumps(write.derived, option=orjson.OPT_SORT_KEYS).decode()},
         }
+        if write.next_change is not None:
+            item["due_shard"] = {"S": rederive_shard(write.member)}
+            item["next_change"] = {"S": write.next_change.isoformat()}
         return {
             "Put": {"TableName": self._table, "Item": item, **_unchanged_since("revision", write.read_revision or None)}
         }
@@ -160,4 +196,5 @@ def _stored_pass(item: dict[str, Any]) -> StoredPass:
         ),
         int(item["revision"]["N"]),
         orjson.loads(item["pass"]["S"]) if "pass" in item else None,
+        item["next_change"]["S"] if "next_change" in item else None,
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -44,7 +44,11 @@ class UnknownCodec(ValueError):
 
 def body_attributes(record: Mapping[str, Any], compress_over: int = DEFAULT_COMPRESS_OVER) -> dict[str, Any]:
     """The item attributes that hold ``record``: ``{"record": {"S": json}}`` or the gzip form with its ``codec``."""
-    text = orjson.dumps(record)
+    return json_body_attributes(orjson.dumps(record), compress_over)
+
+
+def json_body_attributes(text: bytes, compress_over: int = DEFAULT_COMPRESS_OVER) -> dict[str, Any]:
+    """``body_attributes`` of a record already encoded as JSON (UTF-8)."""
     if compress_over and len(text) > compress_over:
         packed = zlib.compress(text, _LEVEL, wbits=_GZIP_WBITS)
         if len(packed) < len(text):
@@ -65,21 +69,30 @@ def decode_body(value: str | bytes | bytearray | memoryview | None, codec: str |
     return orjson.loads(zlib.decompress(bytes(value), wbits=_GZIP_WBITS))
 
 
-def record_of_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The record of a low-level DynamoDB item (``{"record": {"S": ...}}`` / ``{"B": ...}``); None if it has none."""
+def record_of_item(item: Mapping[str, Any], read_body: Callable[[str], Any] | None = None) -> dict[str, Any] | None:
+    """The record of a low-level DynamoDB item (``{"record": {"S": ...}}`` / ``{"B": ...}``); None if it has none.
+
+    An item whose body is in S3 (``record_ref``) is read with ``read_body`` when given.
+    """
     value = item.get("record")
     if not value:
-        return None
+        ref = item.get("record_ref", {}).get("S")
+        return read_body(ref) if ref and read_body is not None else None
     ((_, data),) = value.items()
     codec = item.get("codec", {}).get("S")
     return decode_body(data, codec)
 
 
-def record_of_image(image: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The record of a deserialized item (a Lambda stream image, or boto3's resource layer); None if it has none."""
+def record_of_image(image: Mapping[str, Any], read_body: Callable[[str], Any] | None = None) -> dict[str, Any] | None:
+    """The record of a deserialized item (a Lambda stream image, or boto3's resource layer); None if it has none.
+
+    An item whose body is in S3 (``record_ref``, adapters/record_bodies.py) is read with
+    ``read_body`` when given (None when not, or when the body is gone).
+    """
     value = image.get("record")
     if value is None or value == "":
-        return None
+        ref = image.get("record_ref")
+        return read_body(str(ref)) if ref and read_body is not None else None
     codec = image.get("codec")
     if hasattr(value, "value"):  # boto3.dynamodb.types.Binary
         value = value.value

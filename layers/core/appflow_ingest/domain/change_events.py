@@ -13,7 +13,7 @@ flow does not map woke every consumer for nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,17 @@ class ChangeEvent:
 
     def detail_json(self) -> str:
         return orjson.dumps(self.detail).decode()
+
+
+def superseded_body(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> str | None:
+    """The S3 body the old image pointed at, if the new image no longer does (a newer version replaced it)."""
+    old_ref = (old_image or {}).get("record_ref")
+    if not old_ref or "kind" in (old_image or {}):
+        return None
+    new_ref = (new_image or {}).get("record_ref")
+    if new_image is None or new_ref == old_ref:
+        return None
+    return str(old_ref)
 
 
 def _version(image: dict[str, Any] | None) -> int | None:
@@ -79,6 +90,7 @@ def change_event_for(
     *,
     table: str,
     volatile_fields: Mapping[str, frozenset[str]] | None = None,
+    read_body: Callable[[str], Any] | None = None,
 ) -> ChangeEvent | None:
     """The event a stream record stands for, or None when the stored data did not change.
 
@@ -88,6 +100,11 @@ def change_event_for(
     or an update of other attributes: no event. Nor is a newer version that changed only the
     object's volatile fields (``volatile_fields``: object -> names; DEFAULT_VOLATILE_FIELDS for an
     object not listed) and not its tombstone.
+
+    A body kept in S3 (``record_ref``) is read with ``read_body`` to tell the changed fields (the
+    event still carries the reference, not the body). A version whose body cannot be read (no
+    ``read_body``, or the body is gone) counts every field of both versions as changed, so no real
+    change can go unpublished.
     """
     if new_image is not None and "kind" in new_image:  # an item of the derived table, not a record
         from appflow_ingest.domain.derived_events import derived_event_for
@@ -103,17 +120,18 @@ def change_event_for(
     change = DELETE if deleted else UPSERT
     object_name = str(new_image["object"])
     record_id = str(new_image["record_id"])
-    record = record_of_image(new_image)
+    record = record_of_image(new_image, read_body)
     if old_version is None:
         changed = changed_fields(None, record)
     else:
-        previous = record_of_image(old_image or {})
-        # An old body not held in the item cannot be compared: every field counts as changed, so
-        # no real change can go unpublished.
-        changed = changed_fields(previous, record) if previous is not None else changed_fields(None, record)
-        volatile = (volatile_fields or {}).get(object_name, DEFAULT_VOLATILE_FIELDS)
-        if deleted == bool((old_image or {}).get("deleted")) and previous is not None and volatile.issuperset(changed):
-            return None
+        previous = record_of_image(old_image or {}, read_body)
+        if previous is None or record is None:
+            changed = sorted(set(previous or ()) | set(record or ()))
+        else:
+            changed = changed_fields(previous, record)
+            volatile = (volatile_fields or {}).get(object_name, DEFAULT_VOLATILE_FIELDS)
+            if deleted == bool((old_image or {}).get("deleted")) and volatile.issuperset(changed):
+                return None
     event_id = f"{object_name}:{record_id}:{new_version}:{change}"
     detail: dict[str, Any] = {
         "event_id": event_id,
@@ -122,10 +140,19 @@ def change_event_for(
         "version": to_iso(new_version),
         "change": change,
         "previous_version": to_iso(old_version) if old_version is not None else None,
-        "record": record,
+        "record": None if new_image.get("record_ref") else record,
         "changed_fields": changed,
         "source": new_image.get("source"),
     }
+    if new_image.get("record_ref"):
+        # A record too large for one item: its body is an S3 object, immutable for this version
+        # (adapters/record_bodies.py). Consumers GetObject it; it is kept at least
+        # SupersededBodyRetentionDays after a newer version replaces it.
+        bucket, _, key = str(new_image["record_ref"]).removeprefix("s3://").partition("/")
+        detail["record_ref"] = {"s3": new_image["record_ref"], "bucket": bucket, "key": key}
+        if new_image.get("record_bytes") is not None:
+            detail["record_ref"]["bytes"] = int(new_image["record_bytes"])
+        return ChangeEvent(event_id=event_id, detail_type=DETAIL_TYPE, detail=detail)
     if len(orjson.dumps(detail)) > _DETAIL_BUDGET:
         # Too large for the bus: consumers fetch the record by key instead.
         detail["record"] = None

@@ -51,6 +51,7 @@ class RunState:
     published_signature: str | None = None
     outcome: str | None = None
     reasons: list[str] = field(default_factory=list)
+    reingestions: list[str] = field(default_factory=list)  # ids of `appflow-ingest reingest` requests, oldest first
 
     @property
     def status(self) -> str:

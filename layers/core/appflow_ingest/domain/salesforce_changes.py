@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from appflow_ingest.domain.records import RecordVersion
-from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis
+from appflow_ingest.domain.records import RecordRejected, RecordVersion, check_id_characters, check_key_size
+from appflow_ingest.domain.salesforce_ids import canonical_id
+from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
 CREATE, UPDATE, DELETE, UNDELETE = "CREATE", "UPDATE", "DELETE", "UNDELETE"
 GAP_PREFIX = "GAP_"
@@ -35,11 +36,21 @@ COMMIT_TIMESTAMP = "commitTimestamp"
 class ChangeEventRejected(ValueError):
     """A change event that cannot be applied as it is; the message names the field and what was expected."""
 
-    def __init__(self, event_id: str, field: str, expected: str, got: Any = None) -> None:
-        self.field = field
-        super().__init__(
-            f"change event {event_id}: field {field!r}: expected {expected}" + ("" if got is None else f", got {got!r}")
-        )
+    def __init__(self, event_id: str, field: str, expected: str, got: Any = None, *, masked: bool = False) -> None:
+        self.event_id, self.field, self.expected = event_id, field, expected
+        # A masked field's value never goes into a reason (as RecordRejected).
+        self.got = None if masked else got
+        if masked and got is not None:
+            shown = " (the value is not shown: the field is masked)"
+        else:
+            shown = "" if got is None else f", got {got!r}"
+        super().__init__(f"change event {event_id}: field {field!r}: expected {expected}{shown}")
+
+    def without_value(self) -> ChangeEventRejected:
+        """The same rejection with the value left out: the field is masked."""
+        if self.got is None:
+            return self
+        return ChangeEventRejected(self.event_id, self.field, self.expected, self.got, masked=True)
 
 
 @dataclass(frozen=True)
@@ -76,10 +87,36 @@ def _names(header: Mapping[str, Any], field: str, event_id: str) -> tuple[str, .
     return tuple(value)
 
 
+def _record_ids(record_ids: list[str], object_name: str, event_id: str) -> tuple[str, ...]:
+    """The ids as the file path keys them: trimmed, canonical (15 lengthened, 18 re-cased), no control characters."""
+    field = f"{HEADER}.recordIds"
+    ids = []
+    for raw in record_ids:
+        record_id = raw.strip()
+        try:
+            if not record_id:
+                raise RecordRejected(field, "a non-empty record id", raw)
+            check_id_characters(field, record_id)
+            record_id = canonical_id(record_id)
+            check_key_size(field, object_name, record_id)
+        except RecordRejected as error:
+            raise ChangeEventRejected(event_id, field, error.expected, error.got) from None
+        ids.append(record_id)
+    return tuple(dict.fromkeys(ids))
+
+
 def parse_change_event(
-    detail: Mapping[str, Any], *, event_id: str, channel: str, version_field: str = "LastModifiedDate"
+    detail: Mapping[str, Any],
+    *,
+    event_id: str,
+    channel: str,
+    version_field: str = "LastModifiedDate",
+    not_after: int | None = None,
 ) -> SalesforceChange:
-    """Read an event's detail (header + changed values); raise ChangeEventRejected naming what is wrong."""
+    """Read an event's detail (header + changed values); raise ChangeEventRejected naming what is wrong.
+
+    ``not_after`` (epoch ms): a version later than this is rejected (clock sanity, as on the file path).
+    """
     header = detail.get(HEADER)
     if not isinstance(header, Mapping):
         raise ChangeEventRejected(event_id, HEADER, "an object (the Salesforce change event header)", None)
@@ -94,6 +131,7 @@ def parse_change_event(
         raise ChangeEventRejected(event_id, f"{HEADER}.recordIds", "a list of record ids", record_ids)
     if not record_ids and change_type != GAP_OVERFLOW:
         raise ChangeEventRejected(event_id, f"{HEADER}.recordIds", "at least one record id", record_ids)
+    ids = _record_ids(record_ids, object_name, event_id)
     try:
         commit_timestamp = to_epoch_millis(header.get(COMMIT_TIMESTAMP))
     except InvalidTimestamp:
@@ -107,12 +145,20 @@ def parse_change_event(
             version, version_from = to_epoch_millis(values[version_field]), version_field
         except InvalidTimestamp:
             raise ChangeEventRejected(event_id, version_field, "an ISO-8601 timestamp", values[version_field]) from None
+    if not_after is not None and version > not_after and not change_type.startswith(GAP_PREFIX):
+        raise ChangeEventRejected(
+            event_id,
+            version_from,
+            f"a version no later than {to_iso(not_after)} (the time it was ingested plus the allowed clock skew, "
+            "MAX_VERSION_SKEW_SECONDS): a version in the future would hold back every real update until then",
+            values.get(version_field) if version_from == version_field else header.get(COMMIT_TIMESTAMP),
+        )
     return SalesforceChange(
         event_id=event_id,
         channel=channel,
         object=object_name,
         change_type=change_type,
-        record_ids=tuple(dict.fromkeys(record_ids)),
+        record_ids=ids,
         values=values,
         changed_fields=_names(header, "changedFields", event_id),
         nulled_fields=_names(header, "nulledFields", event_id),
@@ -129,6 +175,7 @@ class StoredRecord(NamedTuple):
     version: int
     deleted: bool
     record: dict[str, Any]
+    source: str | None = None  # who wrote it: a change event's own earlier write is told by it
 
 
 class MergeResult(NamedTuple):

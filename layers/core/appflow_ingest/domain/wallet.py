@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -208,6 +208,27 @@ def derive_pass(aggregate: Aggregate, config: WalletConfig, today: date) -> dict
             if p["starts"] and p["starts"] > day and (not p["expires"] or p["expires"] >= p["starts"])
         ],
     }
+
+
+def next_change(aggregate: Aggregate, today: date) -> date | None:
+    """The first day after ``today`` on which ``derive_pass`` may give another pass; None: no such day.
+
+    Only promotions depend on the date: a pass may change on the day one starts and on the day
+    after one expires (dates are inclusive). Re-deriving the passes whose day has come, and only
+    those (services/rederive_passes.py), keeps every pass true every day.
+    """
+    days = []
+    for name, fact in aggregate.facts.items():
+        if not name.startswith("promotion:"):
+            continue
+        for text, shift in ((fact.get("starts"), 0), (fact.get("expires"), 1)):
+            try:
+                day = date.fromisoformat(text) + timedelta(days=shift) if text else None
+            except ValueError:
+                day = None  # the rules give ISO dates; a bad one has no day to wait for
+            if day is not None and day > today:
+                days.append(day)
+    return min(days, default=None)
 
 
 def _money_text(amount: Decimal) -> str:

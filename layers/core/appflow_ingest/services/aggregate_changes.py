@@ -32,8 +32,15 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
 from appflow_ingest.domain.body_codec import record_of_image
-from appflow_ingest.domain.wallet import Aggregate, Contribution, WalletConfig, contribution_of, derive_pass
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.domain.wallet import (
+    Aggregate,
+    Contribution,
+    WalletConfig,
+    contribution_of,
+    derive_pass,
+    next_change,
+)
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
@@ -163,7 +170,13 @@ class WalletAggregator:
             if current is not None and current.aggregate == updated:
                 continue  # e.g. removed and added back the same: nothing to write for this member
             pass_writes.append(
-                PassWrite(member, updated, derive_pass(updated, self.config, today), current.revision if current else 0)
+                PassWrite(
+                    member,
+                    updated,
+                    derive_pass(updated, self.config, today),
+                    current.revision if current else 0,
+                    next_change(updated, today),
+                )
             )
         return contribution_writes, pass_writes
 
@@ -195,11 +208,17 @@ def _transactions(
 
 
 # ------------------------------------------------------------------------------------ the stream
-def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> SourceChange | None:
-    """The wallet change an entity item's new image stands for; None when it is not a wallet object."""
+def source_change(
+    image: Mapping[str, Any] | None, config: WalletConfig, read_body: Callable[[str], Any] | None = None
+) -> SourceChange | None:
+    """The wallet change an entity item's new image stands for; None when it is not a wallet object.
+
+    A record too large for one item has its body in S3 (``record_ref``): ``read_body`` reads it,
+    so the wallet sees the full record whatever its size.
+    """
     if not image or "version" not in image or image.get("object") not in config.objects:
         return None
-    record = record_of_image(image)
+    record = record_of_image(image, read_body)
     contribution = contribution_of(
         config, str(image["object"]), str(image["record_id"]), record, bool(image.get("deleted"))
     )
@@ -208,14 +227,17 @@ def source_change(image: Mapping[str, Any] | None, config: WalletConfig) -> Sour
     return SourceChange(str(image["pk"]), int(image["version"]), contribution)
 
 
-def aggregate_changes(event: Mapping[str, Any], *, aggregator: WalletAggregator) -> dict[str, list[dict[str, str]]]:
+def aggregate_changes(
+    event: Mapping[str, Any], *, aggregator: WalletAggregator, read_body: Callable[[str], Any] | None = None
+) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
     changes: list[SourceChange] = []
     failed_at: str | None = None
     for record in records:
         try:
-            change = source_change(record.dynamodb.new_image, aggregator.config)
+            change = source_change(record.dynamodb.new_image, aggregator.config, read_body)
         except (KeyError, TypeError, ValueError):
             logger.exception("stream record cannot be read", extra={"sequence_number": record.dynamodb.sequence_number})
             failed_at = record.dynamodb.sequence_number

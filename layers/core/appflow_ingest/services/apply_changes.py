@@ -12,6 +12,7 @@ pointer to S3 and is read from there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.quarantine import Masking, rejected_event
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce_changes import (
@@ -32,7 +34,7 @@ from appflow_ingest.domain.salesforce_changes import (
     s3_pointer,
     unwrap_pointed_event,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 MAX_ATTEMPTS = 25
 WHOLE_OBJECT = "*"
@@ -63,6 +65,21 @@ class ChangeRules(Protocol):
     def apply_to_change(
         self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
     ) -> tuple[dict[str, Any], tuple[str, ...]]: ...
+
+    def masking_for(self, object_name: str | None) -> Masking | None:
+        """How quarantine shows a rejected event's fields (None: they cannot be masked)."""
+        ...
+
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether the object's rule set masks the field (its value never goes into a reason)."""
+        ...
+
+
+def _diff_reason(change: SalesforceChange) -> str | None:
+    """The resync a change needs whatever was stored before it (fields sent as diffs)."""
+    if change.diff_fields:
+        return f"fields sent as diffs cannot be applied: {', '.join(change.diff_fields)}"
+    return None
 
 
 class ConcurrentUpdates(RuntimeError):
@@ -98,6 +115,8 @@ class ChangeApplier:
         event_source: str,
         objects_by_flow: Mapping[str, ObjectConfig] | None = None,
         rules: ChangeRules | None = None,
+        max_version_skew_ms: int | None = 86_400_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._merger = merger
         self._marks = marks
@@ -110,10 +129,15 @@ class ChangeApplier:
         # The same rules as the file path, applied to the delivered fields only: the stored record
         # they are merged into was ruled when it was written.
         self._rules = rules
+        self._max_version_skew_ms = max_version_skew_ms
+        self._clock = clock
 
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
         event_id = str(event.get("id") or "")
         report = ChangeReport(event_id=event_id)
+        correlate(event_id=event_id)
+        # Every event, whatever becomes of it, at service level (the per-object counts follow in _emit).
+        metrics.add_metric(name="ChangeEventsReceived", unit=MetricUnit.Count, value=1)
         detail = event.get("detail")
         if not isinstance(detail, Mapping):
             return self._reject(event, report, "detail", f"event {event_id}: field 'detail': expected an object")
@@ -123,8 +147,11 @@ class ChangeApplier:
         try:
             change = self._parse(detail, event_id, str(event.get("detail-type") or ""))
         except ChangeEventRejected as error:
+            if self._rules is not None and self._rules.masks(_object_of(event), error.field):
+                error = error.without_value()  # a version field the rules mask (clock sanity, its form)
             return self._reject(event, report, error.field, str(error))
         report.object, report.change_type = change.object, change.change_type
+        correlate(object=change.object)
         record_ids = change.record_ids or (WHOLE_OBJECT,)
         report.records = len(record_ids)
         resync: list[tuple[str, str]] = []
@@ -140,7 +167,15 @@ class ChangeApplier:
                     event, report, error.field or "", f"change event {event_id}: {change.object}: {error}"
                 )
             for record_id in record_ids:
-                reason = self._apply_one(change, record_id, report)
+                try:
+                    reason = self._apply_one(change, record_id, report)
+                except RecordRejected as error:  # DynamoDB refused the item for its own sake
+                    return self._reject(
+                        event,
+                        report,
+                        error.field or "",
+                        f"change event {event_id}: {change.object} {record_id}: {error}",
+                    )
                 if reason:
                     resync.append((record_id, reason))
         self._request_resync(change, resync)
@@ -164,7 +199,12 @@ class ChangeApplier:
         header = detail.get("ChangeEventHeader")
         entity = header.get("entityName") if isinstance(header, Mapping) else None
         version_field = self._version_fields.get(str(entity), "LastModifiedDate")
-        return parse_change_event(detail, event_id=event_id, channel=channel, version_field=version_field)
+        not_after = (
+            int(self._clock() * 1000) + self._max_version_skew_ms if self._max_version_skew_ms is not None else None
+        )
+        return parse_change_event(
+            detail, event_id=event_id, channel=channel, version_field=version_field, not_after=not_after
+        )
 
     def _apply_one(self, change: SalesforceChange, record_id: str, report: ChangeReport) -> str | None:
         """Merge and write one record, redoing the merge when another writer got there first."""
@@ -172,6 +212,10 @@ class ChangeApplier:
             stored = self._merger.read(change.object, record_id)
             merged = merge_change(stored, change, record_id)
             if merged is None:
+                if stored is not None and stored.version == change.version and stored.source == change.source:
+                    # This event's own earlier write (a retry after a crash): written, as the first time.
+                    report.written += 1
+                    return _diff_reason(change)
                 report.stale += 1
                 return None
             read_version = stored.version if stored is not None else None
@@ -216,19 +260,30 @@ class ChangeApplier:
     def _reject(self, event: Mapping[str, Any], report: ChangeReport, field: str, reason: str) -> ChangeReport:
         """An event that cannot be applied goes to quarantine with the reason; the invocation succeeds."""
         name = f"{event.get('detail-type') or 'unknown'}/{report.event_id or 'no-id'}"
-        report.quarantined = self._rejected.put_event(name, {"reason": reason, "field": field, "event": dict(event)})
-        metrics.add_metric(name="ChangeEventsQuarantined", unit=MetricUnit.Count, value=1)
+        masking = dict if self._rules is None else self._rules.masking_for(_object_of(event))
+        report.quarantined = self._rejected.put_event(name, rejected_event(event, field, reason, masking))
+        emit_counts({"ChangeEventsQuarantined": 1}, object=report.object)  # per object: its alarm groups by it
         logger.warning("change event quarantined", extra={"reason": reason, "location": report.quarantined})
         return report
 
     @staticmethod
     def _emit(report: ChangeReport) -> None:
-        for name, value in (
-            ("ChangeEventsApplied", 1),
-            ("ChangeRecordsWritten", report.written),
-            ("ChangeRecordsStale", report.stale),
-            ("RecordsNeedingResync", report.resync),
-            ("ChangeWriteConflicts", report.conflicts),
-        ):
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        emit_counts(
+            {
+                "ChangeEventsApplied": 1,
+                "ChangeRecordsWritten": report.written,
+                "ChangeRecordsStale": report.stale,
+                "RecordsNeedingResync": report.resync,
+                "ChangeWriteConflicts": report.conflicts,
+            },
+            object=report.object,
+        )
         logger.info("change event applied", extra=report.as_dict())
+
+
+def _object_of(event: Mapping[str, Any]) -> str | None:
+    """The Salesforce object a change event names (its header's entityName), if it names one."""
+    detail = event.get("detail")
+    header = detail.get("ChangeEventHeader") if isinstance(detail, Mapping) else None
+    entity = header.get("entityName") if isinstance(header, Mapping) else None
+    return entity if isinstance(entity, str) and entity else None

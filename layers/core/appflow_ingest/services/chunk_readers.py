@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
@@ -24,6 +25,33 @@ from appflow_ingest.domain.lines import iter_owned_line_batches, iter_owned_line
 
 DECOMPRESSED_BLOCK = 8 * 1024 * 1024
 PARQUET_BATCH_ROWS = 10_000
+# What a broken compressed stream raises; no retry reads past it. (Network errors reading the
+# compressed bytes are botocore's and are not among these: they fail the chunk and it is retried.)
+BROKEN_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_TAIL_SHOWN = 64 * 1024  # of the unterminated line a broken stream ended in, kept in its quarantine entry
+
+
+class BrokenStream:
+    """Where a compressed stream broke, if it did: filled while reading, reported after the last record."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self._chunk = chunk
+        self.error: BaseException | None = None
+        self.offset = 0  # decompressed offset of the first byte not ingested: the unterminated line's start
+        self.tail = b""
+        self.compressed_read = 0
+
+    def report(self) -> Undecodable | None:
+        """The one quarantine entry for the break (None if the stream was whole)."""
+        if self.error is None:
+            return None
+        return Undecodable(
+            self.offset,
+            self.tail[:_TAIL_SHOWN],
+            f"expected a complete gzip stream: it broke after {self.offset + len(self.tail)} decompressed bytes "
+            f"({self.compressed_read} of the file's {self._chunk.size} bytes read): {type(self.error).__name__}: "
+            f"{self.error}; the records before offset {self.offset} were ingested, nothing after it can be read",
+        )
 
 
 class ChunkBytes(Protocol):
@@ -48,8 +76,11 @@ def read_json_document(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem
 
 def read_gzip_json_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     """Gzip is read front to back; offsets are in decompressed bytes, so a hand-over skips forward."""
-    blocks = _decompressed_blocks(chunk, source, read_start(chunk.start))
-    return decode_json_lines(iter_owned_lines(blocks, chunk.start, 2**63))
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([corrupt])
+    broken = BrokenStream(chunk)
+    blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
+    return _then_break(decode_json_lines(iter_owned_lines(blocks, chunk.start, 2**63)), broken)
 
 
 def read_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
@@ -67,9 +98,51 @@ def read_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
 
 def read_gzip_csv(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
     """Gzip CSV is read as one stream; offsets are in decompressed bytes."""
-    lines = iter_owned_lines(_decompressed_blocks(chunk, source, read_start(chunk.start)), chunk.start, 2**63)
-    header = iter_owned_lines(_decompressed_blocks(chunk, source, 0), 0, 2**63) if chunk.start > 0 else None
-    return _decode_csv(iter_csv_records(lines), header)
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([corrupt])
+    broken = BrokenStream(chunk)
+    blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
+    lines = iter_owned_lines(blocks, chunk.start, 2**63)
+    # The header of a remainder is read again from the start; a break there is the main read's to report.
+    header_blocks = _decompressed_blocks(chunk, source, 0, BrokenStream(chunk)) if chunk.start > 0 else None
+    header = iter_owned_lines(header_blocks, 0, 2**63) if header_blocks is not None else None
+    return _then_break(_decode_csv(iter_csv_records(lines), header), broken)
+
+
+def corrupt_gzip(chunk: Chunk, source: ChunkBytes) -> Undecodable | None:
+    """Decompress the whole stream once, without keeping it: the one entry of a *corrupt* file, or None.
+
+    Cut short (EOFError), what deflate decoded before the cut is exact and is ingested. Corrupt
+    (a checksum that fails, invalid deflate data), it is not: deflate decodes garbage from the
+    damaged byte on, and gzip can tell only at the end of the stream. Measured on a file with bytes
+    inserted mid-stream: garbled lines that parsed as records with ids no one sent, written before
+    the checksum failed. So a corrupt file is checked first, and nothing of it is ingested: one
+    quarantine entry. The cost is one more decompression of gzip files (not an AppFlow format).
+    """
+    raw = _CountingReader(source.stream(chunk))
+    decompressed = gzip.GzipFile(fileobj=raw)
+    position = 0
+    try:
+        while block := decompressed.read1(DECOMPRESSED_BLOCK):
+            position += len(block)
+    except EOFError:
+        return None  # cut short: the second pass keeps what came before the cut
+    except BROKEN_STREAM_ERRORS as error:
+        return Undecodable(
+            0,
+            b"",
+            f"expected a gzip stream that decompresses: it is corrupt ({type(error).__name__}: {error}, found after "
+            f"{position} decompressed bytes, {raw.count} of the file's {chunk.size} bytes read); gzip can tell "
+            "corrupt data only at the end of a stream, so nothing of this file was ingested",
+        )
+    return None
+
+
+def _then_break(items: Iterator[DecodedItem], broken: BrokenStream) -> Iterator[DecodedItem]:
+    """The items, then the break of their stream as one Undecodable (after everything decoded before it)."""
+    yield from items
+    if (failure := broken.report()) is not None:
+        yield failure
 
 
 def _decode_csv(
@@ -105,14 +178,71 @@ def _file_head_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[tuple[int, by
     return iter_owned_lines(blocks(), 0, 2**63)
 
 
-def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int) -> Iterator[bytes]:
-    decompressed = gzip.GzipFile(fileobj=source.stream(chunk))
-    while block := decompressed.read(DECOMPRESSED_BLOCK):
-        if skip >= len(block):
-            skip -= len(block)
-            continue
-        yield block[skip:]
+class _CountingReader(io.RawIOBase):
+    """A file object that counts the bytes read through it (how far into a broken file gzip got)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _decompressed_blocks(chunk: Chunk, source: ChunkBytes, skip: int, broken: BrokenStream) -> Iterator[bytes]:
+    """Decompressed blocks from ``skip``, each ending on a newline; a break is kept in ``broken``.
+
+    A block's bytes after its last newline are held back until the next block shows the line whole,
+    so when the stream breaks (a truncated or corrupt file) the unterminated line it broke in is not
+    read as a record: it goes to ``broken``, everything before it is read, and the generator ends
+    normally so that the records decoded so far are written. Hand-written: GzipFile gives no way to
+    know where complete data ends.
+    """
+    raw = _CountingReader(source.stream(chunk))
+    decompressed = gzip.GzipFile(fileobj=raw)
+    held: list[bytes] = []  # the unterminated line so far (parts, joined once its newline arrives)
+    position = 0  # decompressed bytes emitted or held
+
+    def emit(piece: bytes) -> Iterator[bytes]:
+        nonlocal skip
+        if skip >= len(piece):
+            skip -= len(piece)
+            return
+        yield piece[skip:] if skip else piece
         skip = 0
+
+    while True:
+        try:
+            # read1: at most one read of the compressed stream. read() fills all 8 MiB through a
+            # BufferedReader and, when the stream breaks, raises and drops what it had decoded.
+            block = decompressed.read1(DECOMPRESSED_BLOCK)
+        except BROKEN_STREAM_ERRORS as error:
+            tail = b"".join(held)
+            broken.error, broken.offset, broken.tail = error, position - len(tail), tail
+            broken.compressed_read = raw.count
+            return
+        if not block:
+            break
+        position += len(block)
+        newline = block.rfind(b"\n")
+        if newline < 0:
+            held.append(block)
+            continue
+        whole = b"".join((*held, block[: newline + 1])) if held else block[: newline + 1]
+        held = [block[newline + 1 :]] if newline + 1 < len(block) else []
+        yield from emit(whole)
+    if held:
+        yield from emit(b"".join(held))  # the last line of a whole stream needs no newline
 
 
 def read_parquet(chunk: Chunk, source: ChunkBytes) -> Iterator[DecodedItem]:
@@ -190,8 +320,12 @@ def read_chunk_batches(chunk: Chunk, source: ChunkBytes, max_records: int) -> It
         blocks = source.blocks(chunk, read_start(chunk.start), chunk.end)
         return _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, chunk.end), max_records)
     if chunk.format == JSON_LINES + GZIP_SUFFIX:
-        blocks = _decompressed_blocks(chunk, source, read_start(chunk.start))
-        return _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, 2**63), max_records)
+        if (corrupt := corrupt_gzip(chunk, source)) is not None:
+            return iter([DecodedBatch(0, [], [corrupt], [], [])])
+        broken = BrokenStream(chunk)
+        blocks = _decompressed_blocks(chunk, source, read_start(chunk.start), broken)
+        batches = _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, 2**63), max_records)
+        return _batches_then_break(batches, broken)
     if chunk.format == PARQUET:
         return read_parquet_batches(chunk, source, max_records)
     return _grouped(read_chunk(chunk, source), max_records)
@@ -218,6 +352,12 @@ def _decoded_line_batches(line_batches: Iterator[tuple[int, list[bytes]]], max_l
         waiting = lines[first:]
     if waiting:
         yield decode_json_line_batch(offset, waiting)
+
+
+def _batches_then_break(batches: Iterator[DecodedBatch], broken: BrokenStream) -> Iterator[DecodedBatch]:
+    yield from batches
+    if (failure := broken.report()) is not None:
+        yield DecodedBatch(failure.offset, [], [failure], [], [])
 
 
 def _grouped(items: Iterator[DecodedItem], max_records: int) -> Iterator[DecodedBatch]:

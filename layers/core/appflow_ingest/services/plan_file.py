@@ -23,7 +23,7 @@ from appflow_ingest.domain.landing_keys import (
     is_run_metadata,
     parse_landing_key,
 )
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, logger, metrics
 
 
 class LandingObjects(Protocol):
@@ -113,6 +113,8 @@ class FilePlanner:
         self._runs = runs
 
     def plan(self, notified: LandedObject) -> FilePlan:
+        landing = parse_landing_key(decode_notification_key(notified.key), self._flows)
+        correlate(flow=landing.flow_name, execution_id=landing.execution_id, file=notified.uri)
         plan = self._plan(notified)
         if plan.skipped:
             metrics.add_metric(name="FilesSkipped", unit=MetricUnit.Count, value=1)

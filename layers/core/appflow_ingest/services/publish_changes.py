@@ -8,19 +8,43 @@ destination.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.event_bus import PublishError
-from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, version_advanced
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.adapters.record_bodies import RecordBodyMissing
+from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, superseded_body, version_advanced
+from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 
 class ChangePublisher(Protocol):
     def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
+
+
+class RecordBodies(Protocol):
+    """Record bodies in S3 (adapters/record_bodies.py)."""
+
+    def read(self, uri: str) -> Any: ...
+
+    def mark_superseded(self, uri: str) -> None: ...
+
+
+def _body_reader(bodies: RecordBodies | None) -> Callable[[str], Any] | None:
+    """Reads a body for changed_fields; one that is gone (expired, deleted by hand) reads as unknown, never a stuck batch."""
+    if bodies is None:
+        return None
+
+    def read(uri: str) -> Any:
+        try:
+            return bodies.read(uri)
+        except RecordBodyMissing:
+            logger.warning("record body missing: changed_fields counts every field", extra={"record_ref": uri})
+            return None
+
+    return read
 
 
 def publish_changes(
@@ -30,16 +54,31 @@ def publish_changes(
     source: str,
     table: str,
     volatile_fields: Mapping[str, frozenset[str]] | None = None,
+    bodies: RecordBodies | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Publish the events of a stream batch; ``volatile_fields``: per object, fields whose change alone is no event."""
+    """Publish the batch's changes; tag the S3 bodies they replaced as superseded (the lifecycle expires them).
+
+    ``volatile_fields``: per object, the fields whose change alone is no event. ``bodies`` resolves
+    records kept in S3, so that their ``changed_fields`` are told as for any other record.
+    """
     pending: list[tuple[str, ChangeEvent]] = []
+    superseded: list[tuple[str, str]] = []
     unchanged = 0  # stored versions that moved without a change of data: no event
+    read_body = _body_reader(bodies)
     failed_at: str | None = None
-    for record in DynamoDBStreamEvent(event).records:
+    records = list(DynamoDBStreamEvent(event).records)
+    correlate_stream_batch(records)
+    for record in records:
         sequence_number = record.dynamodb.sequence_number
         try:
+            if bodies is not None and (body := superseded_body(record.dynamodb.old_image, record.dynamodb.new_image)):
+                superseded.append((sequence_number, body))
             change = change_event_for(
-                record.dynamodb.old_image, record.dynamodb.new_image, table=table, volatile_fields=volatile_fields
+                record.dynamodb.old_image,
+                record.dynamodb.new_image,
+                table=table,
+                volatile_fields=volatile_fields,
+                read_body=read_body,
             )
         except (KeyError, TypeError, ValueError) as error:
             logger.exception("stream record cannot be mapped", extra={"sequence_number": sequence_number})
@@ -61,6 +100,12 @@ def publish_changes(
         logger.error("events not published", extra={"reason": str(error), "retry_from": failed_at})
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
     metrics.add_metric(name="VersionsWithoutChange", unit=MetricUnit.Count, value=unchanged)
+    # After publishing: an event names its body, so that body is not released before its event
+    # is out. Tagging is idempotent; a failure here fails the batch and it is delivered again.
+    for sequence_number, body in superseded:
+        if failed_at is not None and int(sequence_number) >= int(failed_at):
+            break
+        bodies.mark_superseded(body)  # type: ignore[union-attr]
     if failed_at is None:
         return {"batchItemFailures": []}
     metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=1)

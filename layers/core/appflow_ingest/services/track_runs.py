@@ -2,7 +2,9 @@
 
 - The planner counts each file of a run and its chunks (``file_planned``).
 - The ingest path counts each finished chunk and its records by outcome (``chunk_finished``); a
-  hand-over adds the remainder it queued as one more planned chunk in the same transaction.
+  hand-over is recorded first (``hand_over``, before the remainder is queued): its offset, first
+  writer wins, and the remainder as one more planned chunk. A re-ingested chunk
+  (``appflow-ingest reingest``) counts both on its re-ingestion, never on the run.
 - The run-report function records AppFlow's Start/End reports (``record_report``).
 
 After each, the run is settled if it can be (End report in, no chunk pending) and a
@@ -20,17 +22,32 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.chunks import Chunk, HandOver, LandedObject
 from appflow_ingest.domain.landing_keys import LandingKey
 from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
 from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
-from appflow_ingest.observability import logger, metrics
+from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 
 class RunLedger(Protocol):
     def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool: ...
     def chunk_finished(
         self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
+    ) -> bool: ...
+    def hand_over(
+        self,
+        execution_id: str,
+        flow_name: str | None,
+        chunk_id: str,
+        offset: int,
+        row: int,
+        reingestion: str | None = None,
+    ) -> tuple[int, int]: ...
+    def hand_over_of(
+        self, execution_id: str, chunk_id: str, reingestion: str | None = None
+    ) -> tuple[int, int] | None: ...
+    def reingested_chunk_finished(
+        self, execution_id: str, reingestion: str, chunk_id: str, counts: Mapping[str, int]
     ) -> bool: ...
     def record_report(self, report: FlowRunReport) -> None: ...
     def read(self, execution_id: str) -> RunState: ...
@@ -82,24 +99,47 @@ class RunTracker:
                 "file already counted for its run", extra={"uri": obj.uri, "execution_id": landing.execution_id}
             )
 
-    def chunk_finished(self, chunk: Chunk, report: FinishedChunk) -> None:
+    def recorded_hand_over(self, chunk: Chunk) -> HandOver | None:
+        """Where an earlier invocation of this chunk handed over, if one did (None outside a run)."""
+        if not chunk.landing.execution_id:
+            return None
+        found = self._ledger.hand_over_of(chunk.landing.execution_id, chunk.id, chunk.reingestion)
+        return HandOver(*found) if found is not None else None
+
+    def hand_over(self, chunk: Chunk, at: HandOver) -> HandOver:
+        """Record the hand-over (and its remainder as planned) before it is queued; the first writer's wins.
+
+        A re-ingested chunk's hand-over is recorded on its re-ingestion, like its counts.
+        """
+        if not chunk.landing.execution_id:
+            return at
+        offset, row = self._ledger.hand_over(
+            chunk.landing.execution_id, chunk.landing.flow_name, chunk.id, at.offset, at.row, chunk.reingestion
+        )
+        return HandOver(offset, row)
+
+    def chunk_finished(self, chunk: Chunk, report: FinishedChunk) -> bool:
+        """Count the chunk and its records in its run, once; False if it was counted before. Settle the run."""
         execution_id = chunk.landing.execution_id
         if not execution_id:
-            return
+            return True
         counts = {
             "chunks_finished": 1,
-            # The remainder this chunk handed over is one more chunk to wait for.
-            "chunks_planned": int(report.handed_over_at is not None),
             "read": report.read,
             "written": report.written,
             "stale": report.stale,
             "quarantined": report.quarantined,
         }
-        if not self._ledger.chunk_finished(execution_id, chunk.landing.flow_name, chunk.id, counts):
+        if chunk.reingestion:
+            # A re-ingestion's counts are its own: the run's (what AppFlow's files gave first) stay as settled.
+            return self._ledger.reingested_chunk_finished(execution_id, chunk.reingestion, chunk.id, counts)
+        counted = self._ledger.chunk_finished(execution_id, chunk.landing.flow_name, chunk.id, counts)
+        if not counted:
             metrics.add_metric(name="ChunksCountedBefore", unit=MetricUnit.Count, value=1)
             logger.info("chunk already counted for its run", extra={"chunk": chunk.id})
         # Settle even when counted before: the earlier attempt may have failed before publishing.
         self.settle(execution_id)
+        return counted
 
     # ------------------------------------------------------------------ AppFlow's reports
     def record_report(self, event: Mapping[str, Any]) -> ReportOutcome:
@@ -110,6 +150,7 @@ class RunTracker:
             metrics.add_metric(name="RunReportsRejected", unit=MetricUnit.Count, value=1)
             logger.error("run report rejected", extra={"reason": str(error), "event_id": event.get("id")})
             return ReportOutcome(None, recorded=False, ignored=str(error))
+        correlate(flow=report.flow_name, execution_id=report.execution_id, event_id=report.event_id)
         if report.destination and report.destination != "S3":
             return self._ignore(report, f"destination {report.destination}, not S3")
         if self._landing_bucket and report.destination_bucket and report.destination_bucket != self._landing_bucket:
@@ -139,7 +180,7 @@ class RunTracker:
         self._ledger.mark_published(execution_id, settlement.signature, settlement.outcome, list(settlement.reasons))
         state.outcome, state.reasons = settlement.outcome, list(settlement.reasons)
         metric = "RunsReconciled" if settlement.outcome == COMPLETED else "RunsIncomplete"
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        emit_counts({metric: 1}, flow=state.flow_name)  # per flow: RunsIncompleteAlarm groups by it
         log = logger.info if settlement.outcome == COMPLETED else logger.warning
         log("flow run settled", extra={"execution_id": execution_id, "outcome": settlement.outcome,
                                         "reasons": list(settlement.reasons)})  # fmt: skip

@@ -1,96 +1,68 @@
-"""The shipped rule sets, by name. A flow picks one with ``"rules": "<name>"`` in FLOW_OBJECTS.
+"""Rule sets from declarations: the shipped ones (catalog.yaml) and those a configuration declares.
 
-Add an object: write its ``RuleSet`` here and register it in ``RULE_SETS``; nothing else changes.
+A declaration is data, ``{"object": "Opportunity", "fields": {"StageName": {"type": "string",
+"required": true, "allowed": [...]}}}``, in the form docs/configuration.md describes and
+config/configuration.schema.json checks. Adding an object means declaring it in the environment's
+configuration file; nothing here changes.
 """
 
 from __future__ import annotations
 
-from appflow_ingest.domain.rules.rule_set import HASH, REDACT, Field, RuleSet
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
 
-# Every Salesforce object carries these; the id and version were already checked (records.py),
-# typing them here makes both timestamp forms one.
-_SYSTEM = {
-    "Id": Field("id", required=True),
-    "IsDeleted": Field("boolean"),
-    "CreatedDate": Field("datetime"),
-    "LastModifiedDate": Field("datetime", required=True),
-    "SystemModstamp": Field("datetime"),
-    "OwnerId": Field("id"),
-}
+from appflow_ingest.domain.rules.rule_set import Field, RuleSet
 
-OPPORTUNITY_STAGES = (
-    "Prospecting",
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Id. Decision Makers",
-    "Perception Analysis",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-    "Closed Won",
-    "Closed Lost",
-)
+CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
-# Members as Person Accounts (B2C orgs keep consumers as Accounts) ...
-ACCOUNT_MEMBER = RuleSet(
-    name="account-member",
-    object="Account",
-    fields={
-        **_SYSTEM,
-        "Name": Field("string", required=True),
-        "Type": Field("string"),
-        "Industry": Field("string"),
-        "BillingCity": Field("string"),
-        "AnnualRevenue": Field("currency"),
-        "NumberOfEmployees": Field("integer"),
-        "PersonEmail": Field("string", mask=HASH),
-        "Phone": Field("string", mask=REDACT),
-    },
-)
+_FIELD_KEYS = frozenset(Field.__dataclass_fields__)
 
-# ... or as Contacts.
-CONTACT_MEMBER = RuleSet(
-    name="contact-member",
-    object="Contact",
-    fields={
-        **_SYSTEM,
-        "AccountId": Field("id"),
-        "FirstName": Field("string"),
-        "LastName": Field("string", required=True),
-        "Email": Field("string", mask=HASH),
-        "Phone": Field("string", mask=REDACT),
-        "MobilePhone": Field("string", mask=REDACT),
-        "Birthdate": Field("date", mask=REDACT),
-    },
-)
 
-PURCHASE = RuleSet(
-    name="purchase",
-    object="Opportunity",
-    fields={
-        **_SYSTEM,
-        "Name": Field("string", required=True),
-        "AccountId": Field("id"),
-        "ContactId": Field("id"),
-        "Amount": Field("currency"),
-        "StageName": Field("string", required=True, allowed=OPPORTUNITY_STAGES),
-        "IsWon": Field("boolean"),
-        "Probability": Field("number"),
-        "CloseDate": Field("date"),
-    },
-)
+class DeclarationError(ValueError):
+    """A rule set declaration that cannot become a RuleSet; the message names the rule set and field."""
 
-PROMOTION = RuleSet(
-    name="promotion",
-    object="Promotion__c",
-    fields={
-        **_SYSTEM,
-        "Name": Field("string", required=True),
-        "Member__c": Field("id"),
-        "Start_Date__c": Field("date", required=True),
-        "Expiry_Date__c": Field("date", required=True),
-        "Discount_Percent__c": Field("number"),
-    },
-)
 
-RULE_SETS: dict[str, RuleSet] = {rules.name: rules for rules in (ACCOUNT_MEMBER, CONTACT_MEMBER, PURCHASE, PROMOTION)}
+def field_from_declaration(declaration: Mapping[str, Any]) -> Field:
+    """One field's declaration (``{"type": "date", "required": true}``) as a Field."""
+    unknown = set(declaration) - _FIELD_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)}, expected some of {sorted(_FIELD_KEYS)}")
+    values = dict(declaration)
+    if values.get("allowed") is not None:
+        values["allowed"] = tuple(values["allowed"])
+    return Field(**values)
+
+
+def rule_set_from_declaration(name: str, declaration: Mapping[str, Any]) -> RuleSet:
+    """A rule set's declaration (``{"object": ..., "fields": {...}}``) as a RuleSet."""
+    if not isinstance(declaration, Mapping) or not declaration.get("object"):
+        raise DeclarationError(f"rule set {name!r}: expected {{object: <SalesforceObject>, fields: {{...}}}}")
+    fields: dict[str, Field] = {}
+    for field_name, spec in (declaration.get("fields") or {}).items():
+        try:
+            fields[field_name] = field_from_declaration(spec or {})
+        except (TypeError, ValueError) as error:
+            raise DeclarationError(f"rule set {name!r}, field {field_name}: {error}") from None
+    return RuleSet(name=name, object=str(declaration["object"]), fields=fields)
+
+
+def rule_sets_from_declarations(declarations: Mapping[str, Mapping[str, Any]]) -> dict[str, RuleSet]:
+    """``{name: declaration}`` as ``{name: RuleSet}``."""
+    return {name: rule_set_from_declaration(name, declaration) for name, declaration in declarations.items()}
+
+
+@cache
+def shipped_declarations() -> dict[str, dict[str, Any]]:
+    """The declarations in catalog.yaml, by rule set name (read once)."""
+    import yaml  # only the shipped catalog is YAML; configurations reach the functions as JSON
+
+    document = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
+    return dict(document["rule_sets"])
+
+
+@cache
+def shipped_rule_sets() -> dict[str, RuleSet]:
+    """The shipped rule sets, by name."""
+    return rule_sets_from_declarations(shipped_declarations())

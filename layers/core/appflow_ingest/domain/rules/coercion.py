@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from appflow_ingest.domain.salesforce_ids import to_18_character_id
+from appflow_ingest.domain.salesforce_ids import canonical_id, is_canonical_18
 from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
 
@@ -49,9 +49,9 @@ def to_string(value: Any) -> str | None:
 
 
 def to_id(value: Any) -> str | None:
-    """A Salesforce id in its 18-character form (a 15-character one is lengthened), or empty."""
-    # ASCII letters and digits: nothing to strip. bytes.isalnum takes a third of str.isalnum's time.
-    if type(value) is str and len(value) == 18 and value.isascii() and value.encode().isalnum():
+    """A Salesforce id in its canonical 18-character form (15 lengthened, 18 re-cased), or empty."""
+    # ASCII letters and digits in canonical case: nothing to strip or re-case.
+    if type(value) is str and len(value) == 18 and value.isalnum() and is_canonical_18(value):
         return value
     return _id_any_form(value)
 
@@ -160,8 +160,8 @@ def _id_any_form(value: Any) -> str | None:
     if len(text) not in (15, 18) or not text.isascii() or not text.isalnum():
         raise CoercionError("a 15 or 18 character Salesforce id")
     # References join records (a purchase's AccountId to its member), and records are keyed by
-    # their 18-character id: a 15-character reference must name the same key.
-    return to_18_character_id(text)
+    # their canonical 18-character id: a 15-character or re-cased reference must name the same key.
+    return canonical_id(text)
 
 
 def _boolean_any_form(value: Any) -> bool | None:

@@ -88,6 +88,8 @@ class CompiledRuleSet:
             [(name, kept[name].type, allowed[name], maskers[name], rule) for name, rule in self._live]
         )
         self._types = {name: spec.type for name, spec in kept.items()}
+        # Masked fields by delivered name: their values are shown nowhere but masked (mask()).
+        self._masks = {name: (COERCERS[kept[name].type], mask) for name, mask in maskers.items() if mask is not None}
         self._renames = {name: spec.rename for name, spec in kept.items() if spec.rename}
         self._drops = frozenset(name for name, spec in rules.fields.items() if spec.drop)
         self._reshapes = bool(self._renames or self._drops)
@@ -152,8 +154,33 @@ class CompiledRuleSet:
                 if value is not raw and (value is not None or name in record):
                     updates.append((name, value))
         except CoercionError as error:
-            raise RecordRejected(name, f"type {self._types[name]}: {error}", raw) from None
+            raise RecordRejected(name, f"type {self._types[name]}: {error}", raw, masked=name in self._masks) from None
         return updates
+
+    @property
+    def masked_fields(self) -> frozenset[str]:
+        """The fields (by delivered name) whose values are shown nowhere but masked."""
+        return frozenset(self._masks)
+
+    def mask(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``record`` whose masked fields hold what the table would store for them.
+
+        For a rejected record's quarantine entry: every other field stays as it arrived. A value
+        that does not coerce is masked as it came (hashed or redacted all the same); an empty one
+        has nothing to hide and stays.
+        """
+        masked = dict(record)
+        for name, (coerce, mask) in self._masks.items():
+            raw = masked.get(name)
+            if raw is None:
+                continue
+            try:
+                value = coerce(raw)
+            except CoercionError:
+                value = raw
+            if value is not None:
+                masked[name] = mask(value)
+        return masked
 
     def _rename_and_drop(self, record: dict[str, Any]) -> None:
         for name, new_name in self._renames.items():
@@ -180,14 +207,16 @@ def _live_rule(name: str, spec: Field, allowed: frozenset[Any] | None, mask: Cal
         return coerce
     not_allowed = f"allowed values: one of {sorted(allowed, key=str)}" if allowed is not None else ""
 
+    masked = mask is not None
+
     def checked(raw: Any) -> Any:
         value = coerce(raw)
         if value is None:
             if required:
-                raise RecordRejected(name, "required: a value", raw)
+                raise RecordRejected(name, "required: a value", raw, masked=masked)
             return None
         if allowed is not None and value not in allowed:
-            raise RecordRejected(name, not_allowed, raw)
+            raise RecordRejected(name, not_allowed, raw, masked=masked)
         return value if mask is None else mask(value)
 
     return checked
@@ -258,6 +287,7 @@ class ObjectRules:
         self._on_new_field = on_new_field
         self._untracked = tuple(untracked_fields)
         self._compiled = {object_name: self._compile(rules, object_name) for object_name, rules in rule_sets.items()}
+        self._masks_any = any(spec.mask for rules in rule_sets.values() for spec in rules.fields.values())
 
     def _compile(self, rules: RuleSet, object_name: str) -> CompiledRuleSet:
         return CompiledRuleSet(
@@ -270,6 +300,32 @@ class ObjectRules:
     def apply(self, version: RecordVersion) -> RecordVersion:
         compiled = self._compiled.get(version.object)
         return version if compiled is None else compiled.apply(version)
+
+    def masking_for(self, object_name: str | None) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
+        """How a quarantine entry shows a record of this object: masked fields as the table stores them.
+
+        An object without a rule set masks nothing (a copy). None when the object is unknown and
+        some rule set masks fields: nothing tells which of its fields to mask.
+        """
+        compiled = self._compiled.get(object_name or "")
+        if compiled is not None:
+            return compiled.mask
+        if object_name or not self._masks_any:
+            return dict
+        return None
+
+    def masks(self, object_name: str | None, field: str | None) -> bool:
+        """Whether a reason about this field of a record of this object must not show its value.
+
+        True when the object's rule set masks the field, and for any field of an unknown object
+        when some rule set masks fields (as ``masking_for``: nothing tells which are masked).
+        """
+        if field is None:
+            return False
+        compiled = self._compiled.get(object_name or "")
+        if compiled is not None:
+            return field in compiled.masked_fields
+        return not object_name and self._masks_any
 
     def apply_to_change(
         self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
