@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration e2e lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,20 @@ demo: dev  ## run a full AppFlow run through the pipeline on the embedded emulat
 
 # The suite runs on every core (pytest-xdist): each worker starts its own moto server, tests isolate
 # themselves by stack name, and whole files go to one worker so module fixtures are built once.
-test: dev  ## the whole test suite (unit + integration against moto's server)
+# Its three layers run alone too: unit (no AWS, seconds), integration (services and adapters
+# against moto's server over HTTP), e2e (the stack provisioned from template.yaml and driven through
+# the CLI or the local runtime).
+test: dev  ## the whole test suite (unit + integration + e2e + bench smoke)
 	$(BIN)/pytest -n auto --dist loadfile
 
 unit: dev
 	$(BIN)/pytest tests/unit
 
 integration: dev
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -n auto --dist loadfile tests/integration
+
+e2e: dev
+	$(BIN)/pytest -n auto --dist loadfile tests/e2e
 
 lint: dev
 	$(BIN)/ruff check .
@@ -67,7 +73,7 @@ sam-validate: $(SAM)
 # The EventBridge schema registry in template.yaml, rendered from schemas/*.schema.json (run it after
 # editing a schema; tests/unit/test_event_schemas.py fails until then).
 event-schemas: dev
-	$(BIN)/python -m appflow_local.event_schemas --write
+	$(BIN)/python -m appflow_local.consumers.event_schemas --write
 
 # The configuration files against their schema and each other, and samconfig.toml's rendered
 # parameters against them (docs/configuration.md).
@@ -116,8 +122,8 @@ sam-build: $(SAM)
 	PATH="$(PY313_DIR):$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(SAM) build
 
 # Unzipped size of each function with its layers against Lambda's 250 MB (fails above it).
-sam-sizes: sam-build
-	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/package_sizes.py
+sam-sizes: dev sam-build
+	$(BIN)/python bench/package_sizes.py
 
 # Benchmarks (README, Benchmarks): bench/run.py (throughput, CPU, requests against the baselines:
 # same data, same moto server, ratios) then bench/memory.py (peak RSS, small file vs large file).

@@ -277,7 +277,7 @@ def child_ingest(path: Path, chunks_in: Path) -> dict[str, Any]:
 
 def ingest_process_environment() -> dict[str, str]:
     """The allocator settings template.yaml gives IngestFunction (glibc and pyarrow read them at process start)."""
-    from appflow_local.template import Template
+    from appflow_local.stack.template import Template
 
     variables = Template.load(REPO / "template.yaml").function("IngestFunction").environment
     return {name: str(value) for name, value in variables.items() if name.startswith(("MALLOC_", "ARROW_"))}

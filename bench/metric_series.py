@@ -13,8 +13,8 @@ import json
 import sys
 from typing import Any
 
-from appflow_local import handler_output
-from appflow_local.demo import run_demo
+from appflow_local.emulator import handler_output
+from appflow_local.runs.demo import run_demo
 
 Series = tuple[str, str, tuple[tuple[str, Any], ...]]
 

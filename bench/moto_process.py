@@ -31,10 +31,10 @@ def moto_server(timeout_s: float = 30.0) -> Iterator[str]:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # The same moto as local mode's: DynamoDB writes atomic, and TransactWriteItems without moto's
-    # whole-table copy (appflow_local/moto_dynamodb.py), which would make transactions cost time
+    # whole-table copy (appflow_local/emulator/moto_dynamodb.py), which would make transactions cost time
     # proportional to the table and fail when two run at once.
     serve = (
-        "import sys; from appflow_local import moto_dynamodb; moto_dynamodb.install(); "
+        "import sys; from appflow_local.emulator import moto_dynamodb; moto_dynamodb.install(); "
         "from moto.server import main; main(sys.argv[1:])"
     )
     process = subprocess.Popen(

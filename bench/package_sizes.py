@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from appflow_local.stack.template import load_yaml
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: function + all its layers, unzipped
 LAMBDA_MAX_LAYERS = 5
@@ -26,26 +26,6 @@ MIB = 1024 * 1024
 
 FUNCTION_TYPES = {"AWS::Serverless::Function"}
 LAYER_TYPES = {"AWS::Serverless::LayerVersion"}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...)."""
-
-
-def _construct_cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
 
 
 def directory_size(path: Path) -> tuple[int, int]:
@@ -89,7 +69,7 @@ def _layer_refs(value: object) -> tuple[list[str], list[str]]:
 
 def load_artifacts(build_dir: Path) -> tuple[dict[str, Artifact], dict[str, Artifact]]:
     template_path = build_dir / "template.yaml"
-    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+    template = load_yaml(template_path)
     resources = template.get("Resources") or {}
     global_layers = ((template.get("Globals") or {}).get("Function") or {}).get("Layers") or []
 

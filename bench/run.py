@@ -27,9 +27,9 @@ from typing import Any
 
 import boto3
 import orjson
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.tables import REPO
+
 SIZES = {
     # records of the read benchmark, versions of the write benchmark, records per awswrangler file
     # Writes are few: moto answers ~50-100 conditional UpdateItem a second; more would measure moto.
@@ -44,24 +44,6 @@ SMOKE_BLOCK_SIZE = 64 * 1024  # smoke files are ~1 MB: small blocks and chunks s
 SMOKE_CHUNK_SIZE = 256 * 1024
 SMOKE_READS = {"block_size": 16 * 1024, "segment_size": 128 * 1024}  # our adapter's, shrunk alike
 WRITE_CONCURRENCY = 32  # the template's WriteConcurrency default
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def entity_table_definition() -> dict[str, Any]:
-    """The entity table's key schema, read from template.yaml (so the benchmark cannot disagree with it)."""
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_CfnLoader)
-    table = template["Resources"]["EntityTable"]["Properties"]
-    return {
-        "BillingMode": table["BillingMode"],
-        "AttributeDefinitions": table["AttributeDefinitions"],
-        "KeySchema": table["KeySchema"],
-    }
 
 
 def run(mode: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from appflow_ingest.services.plan_file import FilePlanner
 from bench.read_path import FLOW, OBJECTS_BY_FLOW, measure
 from bench.salesforce_data import accounts, json_lines
 from bench.sinks import CollectingQueue, CountingQuarantine
+from bench.tables import entity_table_definition
 from bench.write_path import stored_versions
 
 VERSION_STEP_S = 86_400  # each later extract is a day newer
@@ -85,8 +86,6 @@ def ours_ingest(s3: Any, ddb: Any, bucket: str, landed: list[tuple[str, int]], t
 
 
 def run_wrangler_benchmark(endpoint: str, bucket: str, records: int, chunk_size: int) -> dict[str, Any]:
-    from bench.run import entity_table_definition
-
     try:
         import awswrangler
     except ImportError as missing:

@@ -34,6 +34,7 @@ from appflow_ingest.adapters.entity_store import (
 )
 from appflow_ingest.domain.records import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
 from bench.read_path import measure
+from bench.tables import entity_table_definition
 
 SOURCE = "s3://bench-landing/bench-accounts/run/part-00000"
 BATCH = 1000  # the ingester's batch size
@@ -110,8 +111,6 @@ def write_units(item: dict[str, Any]) -> int:
 
 
 def create_table(ddb: Any, name: str, *, stream: bool = False) -> None:
-    from bench.run import entity_table_definition
-
     definition = entity_table_definition()
     if stream:  # the template's: new and old images, what the publisher reads
         definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}

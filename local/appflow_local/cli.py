@@ -28,38 +28,23 @@ status 2; set APPFLOW_INGEST_DEBUG=1 to see the traceback of an unexpected error
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from appflow_ingest.settings import ConfigurationError
-from appflow_local.configuration import (
-    ConfigurationFileError,
-    config_parameter_path,
-    load_configuration,
-    push,
-    render_samconfig,
-)
-from appflow_local.consumer_cli import add_consumer_commands
-from appflow_local.emulator import Emulator, embedded_emulator
-from appflow_local.handler_output import route_library_logs
+from appflow_local import config_commands, local_commands
+from appflow_local.configuration import ConfigurationFileError
+from appflow_local.consumers.commands import add_consumer_commands
+from appflow_local.emulator.handler_output import route_library_logs
 from appflow_local.operations import commands as operations
 from appflow_local.operations.errors import OperationFailed, UserError
 from appflow_local.operations.target import check_endpoint_url, check_reachable
-from appflow_local.progress import ProgressLine
-from appflow_local.provision import provision, sam_env_vars
-from appflow_local.readback import published_events, stored_records
-from appflow_local.replay import replay_run
-from appflow_local.runtime import LocalRuntime, RunSummary
-from appflow_local.stack import StackDescription, StackNotProvisioned, landing_bucket, load_stack
-from appflow_local.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Template, TemplateError, default_template_path
+from appflow_local.stack.description import StackNotProvisioned
+from appflow_local.stack.template import DEFAULT_REGION, DEFAULT_STACK_NAME, TemplateError
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -258,7 +243,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "handler", None) is not None:  # an operations verb
         return int(args.handler(args))
     if args.command == "demo":
-        from appflow_local.demo import run_demo
+        from appflow_local.runs.demo import run_demo
 
         return run_demo(
             accounts=args.accounts,
@@ -272,349 +257,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "config":
         return {
-            "check": cmd_config_check,
-            "render": cmd_config_render,
-            "push": cmd_config_push,
-            "template": cmd_config_template,
+            "check": config_commands.cmd_config_check,
+            "render": config_commands.cmd_config_render,
+            "push": config_commands.cmd_config_push,
+            "template": config_commands.cmd_config_template,
         }[args.config_command](args)
     handler = {
-        "provision": cmd_provision,
-        "replay": cmd_replay,
-        "drain": cmd_drain,
-        "dump": cmd_dump,
-        "events": cmd_events,
-        "invoke": cmd_invoke,
-        "send": cmd_send,
-        "seed": cmd_seed,
-        "runs": cmd_runs,
+        "provision": local_commands.cmd_provision,
+        "replay": local_commands.cmd_replay,
+        "drain": local_commands.cmd_drain,
+        "dump": local_commands.cmd_dump,
+        "events": local_commands.cmd_events,
+        "invoke": local_commands.cmd_invoke,
+        "send": local_commands.cmd_send,
+        "seed": local_commands.cmd_seed,
+        "runs": local_commands.cmd_runs,
     }[args.local_command]
     if getattr(args, "endpoint_url", None):
         args.endpoint_url = check_endpoint_url(args.endpoint_url)
         check_reachable(args.endpoint_url)
     return handler(args)
-
-
-# ------------------------------------------------------------------------------------------ commands
-def _emulator(args: argparse.Namespace) -> Emulator:
-    return Emulator(args.endpoint_url, args.region or DEFAULT_REGION)
-
-
-def _stack(args: argparse.Namespace) -> tuple[Emulator, StackDescription, Template]:
-    emulator = _emulator(args)
-    stack = load_stack(emulator, args.stack_name)
-    if args.region and args.region != stack.region:
-        raise UserError(
-            f"stack {stack.stack_name!r} was provisioned in {stack.region}, not {args.region}: pass --region "
-            f"{stack.region} (or leave --region out)"
-        )
-    if stack.region != emulator.region:
-        emulator = Emulator(args.endpoint_url, stack.region)
-    return emulator, stack, stack.load_template(args.template)
-
-
-def cmd_provision(args: argparse.Namespace) -> int:
-    emulator = _emulator(args)
-    template = Template.load(args.template or default_template_path())
-    overrides = dict(args.parameter_overrides)
-    # Refused before anything is created: a bad FlowObjects would otherwise fail every invocation.
-    check_parameters(template, overrides)
-    stack = provision_with_config(template, emulator, args.stack_name, args.config, overrides)
-    if args.env_vars_file:
-        container = args.container_endpoint_url or _container_endpoint(args.endpoint_url)
-        args.env_vars_file.write_text(
-            json.dumps(sam_env_vars(stack, template, args.endpoint_url, container), indent=2) + "\n"
-        )
-        print(f"wrote {args.env_vars_file} (functions reach the emulator at {container})", file=sys.stderr)
-    created = {lid: attrs["Ref"] for lid, attrs in stack.resources.items()}
-    print(
-        json.dumps(
-            {
-                "stack": stack.stack_name,
-                "resources": created,
-                "deliveries": [d.rule for d in stack.deliveries],
-                "taps": [t.log_group for t in stack.taps],
-                "not_emulated": stack.skipped,
-            },
-            indent=2,
-        )
-    )
-    return 0
-
-
-def provision_with_config(
-    template: Template,
-    emulator: Emulator,
-    stack_name: str,
-    config_path: Path | None,
-    overrides: dict[str, str] | None = None,
-) -> StackDescription:
-    """Provision the stack; with a configuration file, check it first, set the parameters it renders
-    (explicit overrides win) and push it where the functions read it, as `config push` does on AWS."""
-    if config_path is None:
-        return provision(template, emulator, stack_name=stack_name, parameter_overrides=overrides)
-    from appflow_local.configuration import stack_parameters
-
-    config = load_configuration(config_path)  # refused before anything is created
-    parameters = {**stack_parameters(config, stack_name), **(overrides or {})}
-    stack = provision(template, emulator, stack_name=stack_name, parameter_overrides=parameters)
-    pushed = push(config, emulator.ssm, parameters["ConfigParameterPath"])
-    print(f"pushed {config_path} to {parameters['ConfigParameterPath']}: {json.dumps(pushed)}", file=sys.stderr)
-    return stack
-
-
-def cmd_config_check(args: argparse.Namespace) -> int:
-    for path in args.files:
-        config = load_configuration(path)
-        print(f"{path}: ok ({len(config.flows)} flow(s), {len(config.document['objects'])} object(s))")
-    return 0
-
-
-def cmd_config_render(args: argparse.Namespace) -> int:
-    import tomllib
-
-    config = load_configuration(args.file)
-    if not args.samconfig.is_file():
-        print(f"appflow-ingest: {args.samconfig} not found: pass --samconfig", file=sys.stderr)
-        return 2
-    text = args.samconfig.read_text()
-    deploy = tomllib.loads(text).get(args.env, {}).get("deploy", {}).get("parameters", {})
-    if "stack_name" not in deploy:
-        print(f"appflow-ingest: {args.samconfig} has no [{args.env}.deploy.parameters] stack_name", file=sys.stderr)
-        return 2
-    rendered = render_samconfig(text, args.env, config, deploy["stack_name"])
-    if args.check:
-        if rendered != text:
-            print(
-                f"appflow-ingest: {args.samconfig} [{args.env}] is not what {args.file} renders: run "
-                f"`appflow-ingest config render {args.file} --env {args.env}`",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{args.samconfig} [{args.env}]: up to date with {args.file}")
-        return 0
-    args.samconfig.write_text(rendered)
-    print(f"{args.samconfig} [{args.env}]: parameters rendered from {args.file}")
-    return 0
-
-
-def cmd_config_template(args: argparse.Namespace) -> int:
-    """The template as the environment deploys it: cfn-lint sees its flows (a parameter's value is
-    invisible to it, a default is not), the Fn::ForEach loops left to cfn-lint to expand."""
-    from appflow_local.configuration import stack_parameters
-
-    config = load_configuration(args.file)
-    template = Template.load(args.template or default_template_path())
-    document = json.loads(json.dumps(template.source))
-    for name, value in stack_parameters(config, args.stack_name).items():
-        document["Parameters"][name]["Default"] = value
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1) + "\n")
-    print(f"wrote {args.out}: {template.path.name} with {args.file}'s parameters as defaults")
-    return 0
-
-
-def cmd_config_push(args: argparse.Namespace) -> int:
-    import boto3
-
-    config = load_configuration(args.file)
-    ssm = boto3.client("ssm", endpoint_url=args.endpoint_url, region_name=args.region)
-    path = config_parameter_path(args.stack_name)
-    print(json.dumps({"path": path, **push(config, ssm, path)}))
-    return 0
-
-
-def check_parameters(template: Template, overrides: dict[str, str]) -> None:
-    """The parameter values as CloudFormation would check them, and FlowObjects as the functions will read it."""
-    values = template.parameter_values(overrides)
-    if "FlowObjects" in values:
-        check_flow_objects(values["FlowObjects"])
-
-
-def check_flow_objects(raw: str) -> None:
-    """FlowObjects as every function parses it: JSON, an object per flow, known rule sets and formats."""
-    from appflow_ingest.domain.formats import KNOWN_FORMATS
-    from appflow_ingest.settings import parse_flow_objects, parse_flow_rules
-
-    try:
-        objects, formats = parse_flow_objects(raw)
-        parse_flow_rules(raw)
-    except ConfigurationError as error:
-        message = str(error).replace("FLOW_OBJECTS", "FlowObjects")
-        raise UserError(f"{message}; fix it in --parameter-overrides FlowObjects=...") from None
-    for flow, config in objects.items():
-        if not config.id_field or not config.version_field:
-            raise UserError(f"FlowObjects[{flow!r}]: id_field and version_field must name fields")
-    known = sorted(KNOWN_FORMATS | {"ndjson"})
-    for flow, name in formats.items():
-        if name not in known:
-            raise UserError(f"FlowObjects[{flow!r}].format: {name!r} is not a format; expected one of {known}")
-
-
-def _container_endpoint(endpoint_url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(endpoint_url)
-    return f"{parts.scheme}://host.docker.internal:{parts.port or 80}"
-
-
-def _run(runtime: LocalRuntime) -> RunSummary:
-    progress = ProgressLine()
-    runtime.progress = progress
-    summary = runtime.run_until_drained()
-    progress.finish(summary)
-    return summary
-
-
-def _report(summary: RunSummary) -> int:
-    """Explain what did not get through on stderr; the JSON summary is always the last stdout line."""
-    result = summary.as_dict()
-    if not summary.ok:
-        problems = {
-            k: result[k]
-            for k in ("failed_invocations_by_function", "dead_lettered", "dropped", "dead_letter_queues", "undelivered")
-            if result[k]
-        }
-        print(f"appflow-ingest: the run did not go through cleanly: {json.dumps(problems)}", file=sys.stderr)
-    print(json.dumps(result), flush=True)
-    return 0 if summary.ok else 1
-
-
-def land_run(
-    emulator: Emulator,
-    stack: StackDescription,
-    template: Template,
-    flow: str,
-    execution_id: str,
-    files: Sequence[Path],
-    prefix: str = "",
-) -> list[str]:
-    """Put the files in the landing bucket as one AppFlow run: ``[<prefix>/]<flow>/<execution-id>/<name>``."""
-    bucket = landing_bucket(stack, template)
-    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-    keys = []
-    for path in files:
-        key = f"{base}{flow}/{execution_id}/{path.name}"
-        emulator.s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
-        keys.append(key)
-    return keys
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    emulator, stack, template = _stack(args)
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        raise UserError(f"no such file(s): {', '.join(missing)}")
-    execution_id = args.execution_id or str(uuid.uuid4())
-    return replay_run(
-        emulator,
-        stack,
-        template,
-        flow=args.flow,
-        execution_id=execution_id,
-        files=args.files,
-        prefix=args.prefix,
-        strict=args.strict,
-        land=land_run,
-    )
-
-
-def cmd_drain(args: argparse.Namespace) -> int:
-    emulator, stack, template = _stack(args)
-    return _report(_run(LocalRuntime(emulator, stack, template)))
-
-
-def cmd_dump(args: argparse.Namespace) -> int:
-    emulator, stack, _ = _stack(args)
-    for record in stored_records(emulator, stack, args.table):
-        print(json.dumps(record, separators=(",", ":")))
-    return 0
-
-
-def cmd_events(args: argparse.Namespace) -> int:
-    emulator, stack, _ = _stack(args)
-    for event in published_events(emulator, stack):
-        print(json.dumps(event, separators=(",", ":")))
-    return 0
-
-
-@contextmanager
-def _invoke_target(args: argparse.Namespace) -> Iterator[tuple[Emulator, StackDescription, Template]]:
-    """The given emulator's stack, or an embedded emulator provisioned just for this invocation."""
-    if args.endpoint_url:
-        yield _stack(args)
-        return
-    with embedded_emulator() as endpoint_url:
-        emulator = Emulator(endpoint_url, args.region or DEFAULT_REGION)
-        template = Template.load(args.template or default_template_path())
-        overrides = dict(args.parameter_overrides)
-        check_parameters(template, overrides)
-        stack = provision_with_config(template, emulator, args.stack_name, args.config, overrides)
-        yield emulator, stack, template
-
-
-def cmd_invoke(args: argparse.Namespace) -> int:
-    event = read_event(args.event)
-    with _invoke_target(args) as (emulator, stack, template):
-        runtime = LocalRuntime(emulator, stack, template)
-        invocation = runtime.invoke(args.function, event)
-    print(
-        f"{invocation.function}: {invocation.duration_seconds:.3f} s, metrics {json.dumps(invocation.metrics)}",
-        file=sys.stderr,
-    )
-    if invocation.failed:
-        print(json.dumps({"errorMessage": invocation.error, "errorType": invocation.error_type}))
-        return 1
-    print(json.dumps(invocation.result, default=str))
-    return 0
-
-
-def read_event(path: Path) -> Any:
-    """The event JSON in ``path`` ('-': stdin); a UserError naming the file and what is wrong with it."""
-    name = "stdin" if str(path) == "-" else str(path)
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"--event {name}: no such file (the sample events are in events/)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"--event {name}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(
-            f"--event {name}: not JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
-            "give an event like those in events/"
-        ) from None
-
-
-def cmd_send(args: argparse.Namespace) -> int:
-    from appflow_local.samples import NotAnEnvelope, put_envelope
-
-    event = read_event(args.event)
-    emulator, stack, template = _stack(args)
-    try:
-        bus = put_envelope(emulator, stack, template, event)
-    except NotAnEnvelope as error:
-        raise UserError(f"--event {args.event}: {error}") from None
-    print(f"put on bus {bus}", file=sys.stderr)
-    if args.no_drain:
-        return 0
-    return _report(_run(LocalRuntime(emulator, stack, template)))
-
-
-def cmd_seed(args: argparse.Namespace) -> int:
-    from appflow_local.samples import default_events_dir, seed_sample_objects
-
-    emulator, stack, template = _stack(args)
-    for uri in seed_sample_objects(emulator, stack, args.events_dir or default_events_dir(template)):
-        print(uri)
-    return 0
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    """``local runs``: the same as ``runs --endpoint-url URL``."""
-    args.stack = args.stack_name if args.stack_name != DEFAULT_STACK_NAME else None
-    args.flow = args.execution_id = args.since = args.until = args.outcome = None
-    return operations.cmd_runs(args)
 
 
 if __name__ == "__main__":

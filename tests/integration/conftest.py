@@ -5,26 +5,19 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import yaml
+
+from appflow_local.stack.template import load_yaml
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def template_resource(logical_id: str) -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"][logical_id]["Properties"]
+    return load_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]
 
 
 @dataclass
@@ -100,52 +93,3 @@ def core_stack(moto_endpoint) -> CoreStack:
     events.put_rule(Name=f"tap-{suffix}", EventBusName=bus, EventPattern=json.dumps({"source": ["appflow-ingest"]}))
     events.put_targets(Rule=f"tap-{suffix}", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
     return CoreStack(moto_endpoint, landing, quarantine, chunk_queue, f"entities-{suffix}", bus, tap, f"raw-{suffix}")
-
-
-@pytest.fixture(scope="session")
-def sample_stack(moto_endpoint, tmp_path_factory) -> dict[str, str]:
-    """One stack for the session whose pipeline ran a generated AppFlow run: ``{"name", "endpoint"}``.
-
-    Shared (a run costs tens of seconds): tests may add rules, consumers and records, but must
-    not assume they are alone on its bus or that its tables hold only the generated run.
-    """
-    name = f"sample{uuid.uuid4().hex[:8]}"
-    run_sample_pipeline(
-        moto_endpoint, name, tmp_path_factory.mktemp("sample-run"), accounts=10, opportunities=12, seed=3
-    )
-    return {"name": name, "endpoint": moto_endpoint}
-
-
-def run_sample_pipeline(
-    endpoint: str, stack_name: str, directory: Path, *, accounts: int, opportunities: int, seed: int
-):
-    """Provision a stack (wallet on) and replay a generated AppFlow run through it, run by run.
-
-    Returns the newest-wins model's expected outcome; the stack then holds records (several
-    versions, a tombstone), passes, and the events its pipeline published.
-    """
-    from appflow_local.cli import main
-    from appflow_local.sample_run import expected_outcome, generate_run
-
-    run = generate_run(accounts=accounts, opportunities=opportunities, seed=seed)
-    overrides = [f"FlowObjects={json.dumps(run.flow_objects)}", "WalletConfig={}", "ChunkSizeBytes=4096"]
-    provision = ["local", "provision", "--endpoint-url", endpoint, "--stack-name", stack_name]
-    assert main([*provision, "--template", str(TEMPLATE), "--parameter-overrides", *overrides]) == 0
-    landed = []
-    # One `local replay` per run (consecutive files of one flow and execution id), in landing order.
-    for group, ((flow, execution), files) in enumerate(groupby(run.files, key=_flow_and_execution)):
-        paths = []
-        for landed_file in files:
-            path = directory / f"{group:03d}" / landed_file.key.rsplit("/", 1)[-1]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(landed_file.body)
-            paths.append(str(path))
-            landed.append(landed_file)
-        replay = ["local", "replay", "--endpoint-url", endpoint, "--stack-name", stack_name]
-        assert main([*replay, "--flow", flow, "--execution-id", execution, *paths]) == 0
-    return expected_outcome(landed, run.flow_objects, run.rule_breaking)
-
-
-def _flow_and_execution(landed_file: Any) -> tuple[str, str]:
-    # The execution id is the one folder of the key shaped like a UUID (date folders may precede it).
-    return landed_file.flow, next(p for p in landed_file.key.split("/") if len(p) == 36 and p.count("-") == 4)

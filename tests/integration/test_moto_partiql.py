@@ -5,7 +5,7 @@ each statement succeeds or fails alone, with its error in its own response entry
 existing key fails with DuplicateItem; an UPDATE whose WHERE matches no item (missing, or its
 condition false) fails with ConditionalCheckFailed, carrying the stored item when asked ALL_OLD;
 at most 25 statements, all reads or all writes. Over HTTP against the session's moto server,
-which local mode patches (appflow_local/moto_dynamodb.py, moto_partiql.py).
+which local mode patches (appflow_local/emulator/moto_dynamodb.py, moto_partiql.py).
 """
 
 from __future__ import annotations

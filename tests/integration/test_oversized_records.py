@@ -12,7 +12,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
 
 from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
 from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES, DynamoEntityStore
@@ -22,6 +21,7 @@ from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.services.aggregate_changes import source_change
 from appflow_ingest.services.publish_changes import publish_changes
+from appflow_local.stack.template import load_yaml
 
 pytestmark = pytest.mark.integration
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -208,18 +208,7 @@ def test_the_wallet_reads_the_full_record_of_an_item_whose_body_is_in_s3():
 
 
 def test_the_body_bucket_expires_only_superseded_bodies_after_the_grace_period():
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-        if isinstance(node, yaml.ScalarNode):
-            return {suffix: loader.construct_scalar(node)}
-        if isinstance(node, yaml.SequenceNode):
-            return {suffix: loader.construct_sequence(node)}
-        return {suffix: loader.construct_mapping(node)}
-
-    Loader.add_multi_constructor("!", tag)
-    template = yaml.load(TEMPLATE.read_text(), Loader=Loader)
+    template = load_yaml(TEMPLATE)
     rules = template["Resources"]["RecordBodyBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     (expire,) = [r for r in rules if "ExpirationInDays" in r]
     assert expire["TagFilters"] == [{"Key": "superseded", "Value": "true"}] and "Prefix" not in expire
@@ -228,9 +217,9 @@ def test_the_body_bucket_expires_only_superseded_bodies_after_the_grace_period()
 
 
 def test_local_mode_provisions_the_body_bucket_with_its_lifecycle_rule(moto_endpoint, stack_name):
-    from appflow_local.emulator import Emulator
-    from appflow_local.provision import provision
-    from appflow_local.template import Template
+    from appflow_local.emulator.server import Emulator
+    from appflow_local.stack.provision import provision
+    from appflow_local.stack.template import Template
 
     emulator = Emulator(moto_endpoint)
     stack = provision(Template.load(TEMPLATE), emulator, stack_name=stack_name)

@@ -3,7 +3,7 @@
 The conditional statement is the guard: an INSERT fails on a key another writer created since the
 read, an UPDATE fails on an item that went newer or does not exist, and those go the
 conditional-put way. These tests make the hint wrong on purpose, against moto over HTTP with
-local mode's PartiQL (appflow_local/moto_partiql.py), and check the table against the model and
+local mode's PartiQL (appflow_local/emulator/moto_partiql.py), and check the table against the model and
 every version counted once.
 """
 

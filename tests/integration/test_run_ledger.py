@@ -29,7 +29,7 @@ from appflow_ingest.domain.records import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 from appflow_ingest.services.track_runs import RunTracker
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 REPO = Path(__file__).resolve().parents[2]
 FLOW = "sf-accounts"

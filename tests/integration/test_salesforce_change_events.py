@@ -24,7 +24,7 @@ from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.domain.rules import REDACT, REDACTED, Field, ObjectRules, RuleSet
 from appflow_ingest.services.apply_changes import ChangeApplier
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 SOURCE = "aws.partner/appflow/salesforce.com/123456789012/sf-cdc"

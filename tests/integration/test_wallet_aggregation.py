@@ -28,8 +28,8 @@ from appflow_ingest.adapters.wallet_store import DynamoWalletStore
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes, source_change
-from appflow_local import moto_dynamodb
-from appflow_local.event_sources import stream_record
+from appflow_local.emulator import moto_dynamodb
+from appflow_local.emulator.event_sources import stream_record
 
 TODAY = date(2024, 6, 15)
 CONFIG = WalletConfig()  # members: Account; purchases: Opportunity by AccountId; promotions: Promotion__c by Member__c
@@ -42,7 +42,7 @@ WON, LOST = "Closed Won", "Prospecting"
 def dynamodb(moto_endpoint):
     """A DynamoDB client on the session's moto server, made as atomic as DynamoDB.
 
-    Without appflow_local.moto_dynamodb, moto loses concurrent writes whatever the client does
+    Without appflow_local.emulator.moto_dynamodb, moto loses concurrent writes whatever the client does
     (the concurrency test below then saw spend 591.25 / 854.75 / 787.50 instead of 894.00), so
     it would test moto's races, not our conditions.
     """

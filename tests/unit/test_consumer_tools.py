@@ -14,8 +14,8 @@ import pytest
 
 from appflow_ingest.domain.change_events import change_event_for
 from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, snapshot_event_for
-from appflow_local.event_replay import ReplayError, narrowed_pattern, parse_instant
-from appflow_local.snapshot import ReadPacer, SnapshotError
+from appflow_local.consumers.event_replay import ReplayError, narrowed_pattern, parse_instant
+from appflow_local.consumers.snapshot import ReadPacer, SnapshotError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -192,7 +192,7 @@ def test_the_reference_consumer_reads_changes_and_snapshots_alike_and_refuses_th
 # ------------------------------------------------------------------------------------------ --stack
 def _deployed_target(*resources: tuple[str, str, str], parameters: dict[str, str] | None = None):
     from appflow_local.operations.target import Resource, Target
-    from appflow_local.template import Template, default_template_path
+    from appflow_local.stack.template import Template, default_template_path
 
     return Target(
         stack_name="prod",
@@ -205,7 +205,7 @@ def _deployed_target(*resources: tuple[str, str, str], parameters: dict[str, str
 
 
 def test_the_downstream_resources_are_the_stacks_physical_ids_and_its_event_source():
-    from appflow_local.downstream import downstream_resources
+    from appflow_local.consumers.downstream import downstream_resources
 
     bus = ("DownstreamBus", "AWS::Events::EventBus", "prod-downstream")
     entity = ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ")
@@ -227,7 +227,7 @@ def test_the_downstream_resources_are_the_stacks_physical_ids_and_its_event_sour
 
 
 def test_a_stack_without_the_downstream_resources_is_refused_naming_what_is_missing():
-    from appflow_local.downstream import downstream_resources
+    from appflow_local.consumers.downstream import downstream_resources
     from appflow_local.operations.errors import OperationFailed
 
     entity = ("EntityTable", "AWS::DynamoDB::Table", "prod-EntityTable-XYZ")

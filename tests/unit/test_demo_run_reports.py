@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appflow_ingest.domain.run_reports import parse_run_report
-from appflow_local.demo import run_differences
-from appflow_local.sample_run import end_flow_run_report, generate_run
+from appflow_local.runs.demo import run_differences
+from appflow_local.sample_run.generator import end_flow_run_report, generate_run
 
 SAMPLE = Path(__file__).resolve().parents[2] / "events" / "appflow-end-flow-run-report.json"
 ENDED = datetime(2024, 4, 16, 7, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from appflow_ingest.domain.change_events import DETAIL_TYPE as RECORD_CHANGED
 from appflow_ingest.domain.derived_events import MEMBER_PASS_CHANGED, SCHEMA_CHANGED
 from appflow_ingest.domain.snapshot_events import MEMBER_PASS_SNAPSHOT, RECORD_SNAPSHOT
-from appflow_local.event_schemas import (
+from appflow_local.consumers.event_schemas import (
     SchemaRenderError,
     detail_type_of,
     registry_resources,
@@ -20,7 +20,7 @@ from appflow_local.event_schemas import (
     template_block,
     to_draft4,
 )
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from appflow_local.operations.failure_queues import failure_queues
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 TEMPLATE = Template.load(Path(__file__).resolve().parents[2] / "template.yaml")
 TOPIC = {"Fn::If": ["CreateOperationsTopic", {"Ref": "OperationsTopic"}, {"Ref": "OperationsTopicArn"}]}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 TEMPLATE = Template.load(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES = TEMPLATE.resources

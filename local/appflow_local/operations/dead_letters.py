@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_local.event_sources import stream_record
+from appflow_local.emulator.event_sources import stream_record
 from appflow_local.operations.errors import OperationFailed, UserError
 from appflow_local.operations.failure_queues import (
     EVENTBRIDGE_EVENTS,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from appflow_local.template import Template
+from appflow_local.stack.template import Template
 
 SQS_MESSAGES = "chunk-messages"
 EVENTBRIDGE_EVENTS = "eventbridge-events"

@@ -19,7 +19,7 @@ class StackFunctions:
     @cached_property
     def runtime(self) -> Any:
         """The emulator's local runtime (its functions and triggers); emulated stacks only."""
-        from appflow_local.runtime import LocalRuntime
+        from appflow_local.emulator.runtime import LocalRuntime
 
         assert self.target.emulated is not None
         return LocalRuntime(self.target.emulator, self.target.emulated, self.target.template, log_sink=self.log_sink)

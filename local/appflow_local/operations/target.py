@@ -25,10 +25,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from appflow_local.emulator import DUMMY_CREDENTIALS, Emulator
+from appflow_local.emulator.server import DUMMY_CREDENTIALS, Emulator
 from appflow_local.operations.errors import OperationFailed, UserError
-from appflow_local.stack import StackDescription, StackNotProvisioned, load_stack
-from appflow_local.template import DEFAULT_STACK_NAME, Template, TemplateError, default_template_path
+from appflow_local.stack.description import StackDescription, StackNotProvisioned, load_stack
+from appflow_local.stack.template import DEFAULT_STACK_NAME, Template, TemplateError, default_template_path
 
 
 def check_endpoint_url(url: str) -> str:

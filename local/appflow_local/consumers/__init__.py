@@ -1,0 +1,1 @@
+"""Consumer-side tools: the downstream resources, replaying archived events, the event schemas, snapshots."""
