@@ -35,22 +35,28 @@ def test_the_meter_bills_statements_reads_and_puts_by_size_only_when_settled(mot
     big = {"B": b"x" * 1500}  # with its names, an item of 2 started KB
     ddb.batch_execute_statement(
         Statements=[
-            {"Statement": f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'version': ?, 'record': ?}}",
-             "Parameters": [{"S": f"k{n}"}, {"N": "1"}, big]}
+            {
+                "Statement": f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'version': ?, 'record': ?}}",
+                "Parameters": [{"S": f"k{n}"}, {"N": "1"}, big],
+            }
             for n in range(3)
-        ]  # fmt: skip
+        ]
     )
     assert meter._pending and not meter._write_units  # recorded, not yet billed
     assert meter.write_units == 6  # 3 inserts of 2 KB
     meter.reset()
     ddb.batch_execute_statement(
         Statements=[
-            {"Statement": f'UPDATE "{table}" SET "version" = ? SET "record" = ? WHERE "pk" = ? AND "version" < ?',
-             "Parameters": [{"N": "2"}, {"S": "small"}, {"S": "k0"}, {"N": "2"}]},
+            {
+                "Statement": f'UPDATE "{table}" SET "version" = ? SET "record" = ? WHERE "pk" = ? AND "version" < ?',
+                "Parameters": [{"N": "2"}, {"S": "small"}, {"S": "k0"}, {"N": "2"}],
+            },
             # A failed condition is billed as well, on the larger of the item before and after.
-            {"Statement": f'UPDATE "{table}" SET "version" = ? SET "record" = ? WHERE "pk" = ? AND "version" < ?',
-             "Parameters": [{"N": "1"}, {"S": "small"}, {"S": "k1"}, {"N": "1"}]},
-        ]  # fmt: skip
+            {
+                "Statement": f'UPDATE "{table}" SET "version" = ? SET "record" = ? WHERE "pk" = ? AND "version" < ?',
+                "Parameters": [{"N": "1"}, {"S": "small"}, {"S": "k1"}, {"N": "1"}],
+            },
+        ]
     )
     ddb.batch_get_item(RequestItems={table: {"Keys": [{"pk": {"S": f"k{n}"}} for n in range(4)]}})
     ddb.put_item(TableName=table, Item={"pk": {"S": "k9"}, "record": {"S": "y" * 2100}})
