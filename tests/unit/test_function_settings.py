@@ -171,13 +171,13 @@ def test_without_a_wallet_aggregate_and_rederive_have_nothing_to_do(region):
 
 def test_ingest_compiles_its_rules_once_per_masking_key(region):
     env = {**template_environment("IngestFunction"), "AWS_ENDPOINT_OVERRIDE": "http://127.0.0.1:9"}
-    function = wiring.ingest_function(env)
+    function = wiring.ingest_function(env).built
     first = function.ingester_for(b"key-1")
     assert function.ingester_for(b"key-1") is first  # a warm invocation: the same rules
     rotated = function.ingester_for(b"key-2")
     assert rotated is not first and function.ingester_for(b"key-2") is rotated
     # Per function instance: another execution environment compiles its own.
-    assert wiring.ingest_function(env).ingester_for(b"key-2") is not rotated
+    assert wiring.ingest_function(env).built.ingester_for(b"key-2") is not rotated
 
 
 @pytest.mark.parametrize("logical_id", sorted(MODELS))

@@ -10,11 +10,13 @@ in one process (local mode) never share them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
+import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -36,7 +38,7 @@ from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.adapters.wallet_store import DynamoWalletStore
 from appflow_ingest.domain.rules import ObjectRules
-from appflow_ingest.observability import metrics, tracer
+from appflow_ingest.observability import logger, metrics, tracer
 from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.services.ingest_chunk import ChunkIngester
@@ -65,11 +67,14 @@ Env = Mapping[str, str]
 class SettingsModel(Protocol):
     """A per-function settings model (settings/functions.py)."""
 
+    endpoint_url: str | None
+
     @classmethod
     def from_env(cls, env: Env, document: Mapping[str, Any] | None = None) -> Self: ...
 
 
 Settings = TypeVar("Settings", bound=SettingsModel)
+Function = TypeVar("Function", bound="LambdaFunction")
 
 
 class LambdaFunction(Protocol):
@@ -110,6 +115,58 @@ def load_settings(model: type[Settings], env: Env = os.environ) -> Settings:
     """
     store = configuration_store(env)
     return model.from_env(env, None if store is None else read_document(store))
+
+
+def document_digest(document: Mapping[str, Any] | None) -> str:
+    """A digest of the document's content (key order aside): what tells a pushed change from a re-read."""
+    if document is None:
+        return ""
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class Configured(Generic[Function]):
+    """A function built from its settings, and built again when a push changes the configuration document.
+
+    The document is read through Powertools Parameters, which caches it ``CONFIG_MAX_AGE_SECONDS``:
+    a warm invocation costs no request until then, and a push reaches warm functions within that
+    time, without a cold start. The clients are kept; the service and what it compiled (rules per
+    masking key) are rebuilt. A document that no longer parses fails the invocation, as it would
+    fail a cold start (fail closed), and is read again on the next one.
+    """
+
+    def __init__(
+        self,
+        model: type[Settings],
+        build: Callable[[Settings, AwsClients], Function],
+        env: Env,
+        clients: Callable[[Settings], AwsClients] | None = None,
+    ) -> None:
+        self._env = dict(env)  # the environment of the cold start (Lambda's does not change after it)
+        self._model = model
+        self._build = build
+        self._store = configuration_store(self._env)
+        document = None if self._store is None else read_document(self._store)
+        settings = model.from_env(self._env, document)
+        self._clients = clients(settings) if clients else AwsClients(settings.endpoint_url)
+        self.built = build(settings, self._clients)
+        self.digest = document_digest(document)
+
+    def current(self) -> Function:
+        """The function for the document in force (rebuilt if it changed since the last invocation)."""
+        if self._store is not None:
+            document = read_document(self._store)
+            digest = document_digest(document)
+            if digest != self.digest:
+                self.built = self._build(self._model.from_env(self._env, document), self._clients)
+                logger.info(
+                    "configuration changed: function rebuilt", extra={"from": self.digest[:12], "to": digest[:12]}
+                )
+                self.digest = digest
+        return self.built
+
+    def handle(self, event: dict, context: LambdaContext) -> dict:
+        """The function's response to one invocation, under the configuration in force."""
+        return self.current().handle(event, context)
 
 
 # ------------------------------------------------------------------ pieces two functions share
@@ -158,10 +215,9 @@ class PlanFunction:
         return {"planned": [plan.summary() for plan in plans]}
 
 
-def plan_function(env: Env = os.environ) -> PlanFunction:
+def plan_function(env: Env = os.environ) -> Configured[PlanFunction]:
     """The plan function, from its settings."""
-    settings = load_settings(PlanSettings, env)
-    return PlanFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(PlanSettings, PlanFunction, env)
 
 
 class IngestFunction:
@@ -221,10 +277,13 @@ class IngestFunction:
         )
 
 
-def ingest_function(env: Env = os.environ) -> IngestFunction:
+def ingest_function(env: Env = os.environ) -> Configured[IngestFunction]:
     """The ingest function, from its settings (its client pool sized for its concurrent writes)."""
-    settings = load_settings(IngestSettings, env)
-    return IngestFunction(settings, AwsClients(settings.endpoint_url, max_pool_connections=settings.write_concurrency))
+
+    def clients(settings: IngestSettings) -> AwsClients:
+        return AwsClients(settings.endpoint_url, max_pool_connections=settings.write_concurrency)
+
+    return Configured(IngestSettings, IngestFunction, env, clients)
 
 
 class ChangesFunction:
@@ -269,10 +328,9 @@ class ChangesFunction:
         return self.applier_for(self._masking_key.current()).apply(event).as_dict()
 
 
-def changes_function(env: Env = os.environ) -> ChangesFunction:
+def changes_function(env: Env = os.environ) -> Configured[ChangesFunction]:
     """The changes function, from its settings."""
-    settings = load_settings(ChangesSettings, env)
-    return ChangesFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(ChangesSettings, ChangesFunction, env)
 
 
 class PublishFunction:
@@ -299,10 +357,9 @@ class PublishFunction:
         )
 
 
-def publish_function(env: Env = os.environ) -> PublishFunction:
+def publish_function(env: Env = os.environ) -> Configured[PublishFunction]:
     """The publish function, from its settings."""
-    settings = load_settings(PublishSettings, env)
-    return PublishFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(PublishSettings, PublishFunction, env)
 
 
 class AggregateFunction:
@@ -327,10 +384,9 @@ class AggregateFunction:
         )
 
 
-def aggregate_function(env: Env = os.environ) -> AggregateFunction:
+def aggregate_function(env: Env = os.environ) -> Configured[AggregateFunction]:
     """The aggregate function, from its settings."""
-    settings = load_settings(AggregateSettings, env)
-    return AggregateFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(AggregateSettings, AggregateFunction, env)
 
 
 class RederiveFunction:
@@ -351,10 +407,9 @@ class RederiveFunction:
         return rederive_passes(event, rederiver=self.rederiver, remaining_ms=context.get_remaining_time_in_millis)
 
 
-def rederive_function(env: Env = os.environ) -> RederiveFunction:
+def rederive_function(env: Env = os.environ) -> Configured[RederiveFunction]:
     """The rederive function, from its settings."""
-    settings = load_settings(RederiveSettings, env)
-    return RederiveFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(RederiveSettings, RederiveFunction, env)
 
 
 class RunsFunction:
@@ -368,7 +423,6 @@ class RunsFunction:
         return self.tracker.record_report(event).as_dict()
 
 
-def runs_function(env: Env = os.environ) -> RunsFunction:
+def runs_function(env: Env = os.environ) -> Configured[RunsFunction]:
     """The runs function, from its settings."""
-    settings = load_settings(RunsSettings, env)
-    return RunsFunction(settings, AwsClients(settings.endpoint_url))
+    return Configured(RunsSettings, RunsFunction, env)
