@@ -37,7 +37,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.chunks import Chunk, ChunkMessageRejected, HandOver
-from appflow_ingest.domain.decoding import DecodedBatch
 from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
 from appflow_ingest.domain.records import (
     ObjectConfig,
@@ -48,7 +47,8 @@ from appflow_ingest.domain.records import (
     to_record_versions,
 )
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
-from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
+from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.reading import DecodedBatch, read_batches
 
 # Errors that retrying may cure: the chunk fails and SQS delivers it again. Anything else raised
 # while reading a chunk's bytes is the input's doing (a corrupt file, an encoding no decoder reads)
@@ -222,7 +222,7 @@ class ChunkIngester:
         config = self._objects_by_flow.get(chunk.landing.flow_name or "")
         # A hand-over an earlier invocation of this chunk recorded: this one stops at the same place.
         recorded = self._runs.recorded_hand_over(chunk) if self._runs is not None else None
-        batches = read_chunk_batches(chunk, self._objects, self._batch_size)
+        batches = read_batches(chunk, self._objects, self._batch_size)
         snapshots: dict[HandOver, _Snapshot] = {}
         written_here: dict[str, int] = {}  # key -> version this invocation counted written
         position = chunk.start

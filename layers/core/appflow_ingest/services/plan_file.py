@@ -15,7 +15,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
 from appflow_ingest.domain.chunks import Chunk, LandedObject, plan_ranges
-from appflow_ingest.domain.formats import SNIFF_BYTES, detect_format, is_splittable
 from appflow_ingest.domain.landing_keys import (
     LandingKey,
     decode_notification_key,
@@ -24,6 +23,7 @@ from appflow_ingest.domain.landing_keys import (
     parse_landing_key,
 )
 from appflow_ingest.observability import correlate, logger, metrics
+from appflow_ingest.reading.formats import SNIFF_BYTES, detect_format, is_splittable
 
 
 class LandingObjects(Protocol):

@@ -1,27 +1,16 @@
-"""Decode JSON Lines into records, keeping the byte offset of each for quarantine messages."""
+"""JSON Lines (plain or gzip) and JSON documents: a chunk's bytes into batches of records with their offsets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
 
 import orjson
 
-
-# NamedTuples rather than dataclasses: one is built per record on the hot path, and a tuple is
-# several times cheaper to construct than a frozen dataclass.
-class Decoded(NamedTuple):
-    offset: int
-    record: Any
-
-
-class Undecodable(NamedTuple):
-    offset: int
-    raw: bytes
-    reason: str
-
-
-DecodedItem = Decoded | Undecodable
+from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.reading.decoded import Decoded, DecodedBatch, DecodedItem, Undecodable, grouped, undecodable_batch
+from appflow_ingest.reading.gzip_stream import BrokenStream, batches_then_break, corrupt_gzip, decompressed_blocks
+from appflow_ingest.reading.lines import iter_owned_line_batches, read_start
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -48,27 +37,6 @@ def decode_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[DecodedIte
                 yield Decoded(offset, element)
         else:
             yield Decoded(offset, value)
-
-
-class DecodedBatch(NamedTuple):
-    """Records decoded from consecutive lines, and the lines that did not decode."""
-
-    offset: int  # where the first line starts: a line boundary, where a hand-over may resume
-    records: list[Any]
-    undecodable: list[Undecodable]
-    lines: list[bytes]
-    offsets: list[int] | None = None  # each record's line offset, when records and lines do not pair up
-    row: int = 0  # Parquet: the first record's row within the row group starting at ``offset``
-
-    def record_offsets(self) -> list[int]:
-        """Byte offset of each record's line (computed on demand: only rejected records need it)."""
-        if self.offsets is not None:
-            return self.offsets
-        offsets, offset = [], self.offset
-        for line in self.lines:
-            offsets.append(offset)
-            offset += len(line) + 1
-        return offsets
 
 
 def decode_json_line_batch(offset: int, lines: list[bytes]) -> DecodedBatch:
@@ -131,3 +99,53 @@ def _first_line_is_json(document: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def read_json_lines(chunk: Chunk, source: ChunkBytes, max_records: int) -> Iterator[DecodedBatch]:
+    """The lines starting in the chunk's range, decoded ``max_records`` lines a batch.
+
+    JSON Lines, the format AppFlow writes most, take the batch path: whole blocks split once and
+    a batch decoded in one C-level loop, no generator step per line.
+    """
+    blocks = source.blocks(chunk, read_start(chunk.start), chunk.end)
+    return _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, chunk.end), max_records)
+
+
+def read_gzip_json_lines(chunk: Chunk, source: ChunkBytes, max_records: int) -> Iterator[DecodedBatch]:
+    """Gzip is read front to back; offsets are in decompressed bytes, so a hand-over skips forward."""
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([undecodable_batch(corrupt)])
+    broken = BrokenStream(chunk)
+    blocks = decompressed_blocks(chunk, source, read_start(chunk.start), broken)
+    batches = _decoded_line_batches(iter_owned_line_batches(blocks, chunk.start, 2**63), max_records)
+    return batches_then_break(batches, broken)
+
+
+def read_json_document(chunk: Chunk, source: ChunkBytes, max_records: int) -> Iterator[DecodedBatch]:
+    """A file holding one JSON array, read whole and grouped into batches."""
+    # A JSON array cannot be split or streamed without a streaming parser; AppFlow writes JSON
+    # Lines, so this path exists for hand-made files and is bounded by the function's memory.
+    return grouped(decode_json_document(0, b"".join(source.blocks(chunk, 0))), max_records)
+
+
+def _decoded_line_batches(line_batches: Iterator[tuple[int, list[bytes]]], max_lines: int) -> Iterator[DecodedBatch]:
+    """Decoded batches of ``max_lines`` consecutive lines (the last one shorter), whatever the block size.
+
+    Blocks are small (a MiB), so the lines left over from one block wait for the next one's: the
+    writer gets full batches, not a short one per block.
+    """
+    offset, waiting = 0, []
+    for block_offset, lines in line_batches:
+        if waiting:
+            lines = waiting + lines
+        else:
+            offset = block_offset
+        first = 0
+        while len(lines) - first >= max_lines:
+            part = lines[first : first + max_lines]
+            yield decode_json_line_batch(offset, part)
+            offset += sum(map(len, part)) + len(part)
+            first += max_lines
+        waiting = lines[first:]
+    if waiting:
+        yield decode_json_line_batch(offset, waiting)

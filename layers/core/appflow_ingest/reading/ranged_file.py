@@ -9,17 +9,15 @@ ranged GETs of their own. Memory holds at most one row group's compressed bytes.
 from __future__ import annotations
 
 import io
-from typing import Protocol
 
 from appflow_ingest.domain.chunks import Chunk
-
-
-class RangeReader(Protocol):
-    def read_range(self, obj: Chunk, start: int, stop: int) -> bytes: ...
+from appflow_ingest.ports.landing import ChunkBytes
 
 
 class RangedObjectFile(io.RawIOBase):
-    def __init__(self, source: RangeReader, obj: Chunk) -> None:
+    """A seekable file over ranged reads of a chunk's object (only ``read_range`` is used)."""
+
+    def __init__(self, source: ChunkBytes, obj: Chunk) -> None:
         self._source = source
         self._obj = obj
         self._size = obj.size
@@ -48,6 +46,7 @@ class RangedObjectFile(io.RawIOBase):
         self._window_start, self._window = start, self._read(start, stop)
 
     def release(self) -> None:
+        """Drop the prefetched bytes."""
         self._window = b""
 
     def read(self, size: int = -1) -> bytes:

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from appflow_ingest.domain.csv_records import CsvRecord, UnterminatedRecord
-from appflow_ingest.domain.decoding import Decoded, DecodedItem, Undecodable
+from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.reading.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
+from appflow_ingest.reading.decoded import Decoded, DecodedBatch, DecodedItem, Undecodable, grouped, undecodable_batch
+from appflow_ingest.reading.gzip_stream import BrokenStream, corrupt_gzip, decompressed_blocks, items_then_break
+from appflow_ingest.reading.lines import iter_owned_lines, read_start
 
 # Whole records are handed to pyarrow in batches of about this many bytes: large enough that
 # pyarrow's per-call cost vanishes (~5,000 records a call), small enough to keep memory flat.
@@ -143,3 +147,59 @@ def table_to_rows(table: pa.Table) -> list[dict[str, Any]]:
     names = table.column_names
     columns = [column.to_pylist() for column in table.columns]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def read_csv(chunk: Chunk, source: ChunkBytes, max_records: int) -> Iterator[DecodedBatch]:
+    """Whole CSV records from the chunk's start (a record boundary) to the end of the file.
+
+    A CSV file is planned as one chunk, read front to back: a byte range cannot be aligned on a
+    record from an arbitrary offset (whether it starts inside quotes is unknown). A remainder
+    handed over near the time limit starts at an exact record boundary and re-reads the header
+    from the start of the file.
+    """
+    lines = iter_owned_lines(source.blocks(chunk, read_start(chunk.start)), chunk.start, 2**63)
+    header = _file_head_lines(chunk, source) if chunk.start > 0 else None
+    return grouped(_decode_csv(iter_csv_records(lines, chunk.end), header), max_records)
+
+
+def read_gzip_csv(chunk: Chunk, source: ChunkBytes, max_records: int) -> Iterator[DecodedBatch]:
+    """Gzip CSV is read as one stream; offsets are in decompressed bytes."""
+    if (corrupt := corrupt_gzip(chunk, source)) is not None:
+        return iter([undecodable_batch(corrupt)])
+    broken = BrokenStream(chunk)
+    blocks = decompressed_blocks(chunk, source, read_start(chunk.start), broken)
+    lines = iter_owned_lines(blocks, chunk.start, 2**63)
+    # The header of a remainder is read again from the start; a break there is the main read's to report.
+    header_blocks = decompressed_blocks(chunk, source, 0, BrokenStream(chunk)) if chunk.start > 0 else None
+    header = iter_owned_lines(header_blocks, 0, 2**63) if header_blocks is not None else None
+    return grouped(items_then_break(_decode_csv(iter_csv_records(lines), header), broken), max_records)
+
+
+def _decode_csv(
+    records: Iterator[CsvRecord | UnterminatedRecord], header_lines: Iterator[tuple[int, bytes]] | None
+) -> Iterator[DecodedItem]:
+    head = records if header_lines is None else iter_csv_records(header_lines)
+    first = next(head, None)
+    if header_lines is not None and isinstance(head, Generator):
+        head.close()  # stop reading the start of the file once the header is known
+    if first is None:
+        return
+    try:
+        columns = parse_header(first)
+    except CsvHeaderError as error:
+        yield Undecodable(first.offset, first.raw, str(error))
+        return
+    yield from CsvDecoder(columns).decode(records)
+
+
+def _file_head_lines(chunk: Chunk, source: ChunkBytes) -> Iterator[tuple[int, bytes]]:
+    """Lines from the start of the file, read in small growing ranges (only the header is needed)."""
+
+    def blocks() -> Iterator[bytes]:
+        offset, size = 0, 64 * 1024
+        while offset < chunk.size:
+            stop = min(offset + size, chunk.size)
+            yield source.read_range(chunk, offset, stop)
+            offset, size = stop, size * 2
+
+    return iter_owned_lines(blocks(), 0, 2**63)

@@ -25,6 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.reading.decoded import DecodedBatch, Undecodable
+from appflow_ingest.reading.ranged_file import RangedObjectFile
+
 
 def _column_start(column: pq.ColumnChunkMetaData) -> int:
     start = column.data_page_offset
@@ -120,3 +125,34 @@ def iter_row_group_records(
         if seen - batch.num_rows < skip_rows:
             batch = batch.slice(skip_rows - (seen - batch.num_rows))
         yield batch_to_records(batch)
+
+
+def read_parquet(chunk: Chunk, source: ChunkBytes, max_rows: int) -> Iterator[DecodedBatch]:
+    """Batches of at most ``max_rows`` records of the row groups whose first byte lies in the chunk's range.
+
+    The footer is read with ranged reads, then each owned row group with one ranged read of its
+    whole byte span, and decoded ``max_rows`` rows at a time, so memory holds one row group's
+    compressed bytes and one batch of records. A batch's offset is its row group's first byte and
+    its ``row`` the row within that group: a hand-over can resume between any two batches.
+    """
+    file = RangedObjectFile(source, chunk)
+    try:
+        parquet = pq.ParquetFile(file)
+    except (pa.ArrowException, OSError) as error:
+        if chunk.start == 0:  # one report per file, from the chunk that owns its first byte
+            reason = f"expected a Parquet file (footer and PAR1 magic): {error}"
+            yield DecodedBatch(0, [], [Undecodable(0, b"", reason)], [], [])
+        return
+    for index, first_byte in owned_row_groups(parquet.metadata, chunk.start, chunk.end):
+        skip = chunk.first_row if first_byte == chunk.start else 0
+        file.prefetch(*row_group_span(parquet.metadata, index))
+        row = skip
+        try:
+            for records in iter_row_group_records(parquet, index, max_rows, skip):
+                yield DecodedBatch(first_byte, records, [], [], [first_byte] * len(records), row)
+                row += len(records)
+        except (pa.ArrowException, OSError) as error:
+            reason = f"expected a readable Parquet row group {index} (rows from {row}): {error}"
+            yield DecodedBatch(first_byte, [], [Undecodable(first_byte, b"", reason)], [], [], row)
+        finally:
+            file.release()

@@ -14,8 +14,9 @@ CSV = "csv"
 PARQUET = "parquet"
 GZIP_SUFFIX = ".gz"
 
-KNOWN_FORMATS = {JSON_LINES, JSON_DOCUMENT, CSV, PARQUET}
 _ALIASES = {"json": JSON_LINES, "jsonl": JSON_LINES, "ndjson": JSON_LINES, "csv": CSV, "parquet": PARQUET}
+# The format names a flow may be configured with (FLOW_OBJECTS' "format").
+FORMAT_NAMES = frozenset(_ALIASES)
 
 SNIFF_BYTES = 4096
 
