@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from appflow_ingest.adapters.entity_store import WriteOutcome
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.domain.records import RecordVersion
 
 

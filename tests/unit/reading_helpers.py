@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 from appflow_ingest.reading import Decoded, DecodedItem, read_batches
 

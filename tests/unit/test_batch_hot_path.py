@@ -6,7 +6,7 @@ import copy
 import orjson
 import pytest
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, to_record_version, to_record_versions
 from appflow_ingest.reading import read_batches
 from appflow_ingest.reading.formats import JSON_LINES

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from reading_helpers import read_items
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.reading.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
 from appflow_ingest.reading.decoded import Decoded, Undecodable
 from appflow_ingest.reading.lines import iter_owned_lines

@@ -2,7 +2,7 @@
 
 import pytest
 
-from appflow_ingest.domain.chunks import plan_ranges
+from appflow_ingest.domain.landing.chunks import plan_ranges
 from appflow_ingest.reading.lines import iter_owned_lines, read_start
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from reading_helpers import read_items
 
-from appflow_ingest.domain.chunks import Chunk, plan_ranges
+from appflow_ingest.domain.landing.chunks import Chunk, plan_ranges
 from appflow_ingest.domain.records import ObjectConfig, to_record_version
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.reading.decoded import Decoded, Undecodable

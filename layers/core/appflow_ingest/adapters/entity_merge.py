@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.records import RecordRejected, RecordVersion, entity_key
-from appflow_ingest.domain.salesforce_changes import StoredRecord
+from appflow_ingest.domain.salesforce.merge import StoredRecord
 
 
 class DynamoEntityMerger:

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from botocore.exceptions import ClientError
 from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
 
 BLOCK_SIZE = 1024 * 1024  # what one read of a GET's body returns: parsing starts after the first
 SEGMENT_SIZE = 16 * 1024 * 1024  # what one GET asks for; a rest up to a quarter longer joins it

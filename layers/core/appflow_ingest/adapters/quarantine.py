@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.domain.quarantine import split_clear_content, to_json_lines
 
 

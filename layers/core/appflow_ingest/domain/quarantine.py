@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.domain.records import RecordRejected
 
 Masking = Callable[[Mapping[str, Any]], dict[str, Any]]

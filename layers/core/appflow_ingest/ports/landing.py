@@ -6,7 +6,7 @@ import io
 from collections.abc import Iterator
 from typing import Protocol
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 
 
 class ChunkBytes(Protocol):

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 from appflow_ingest.reading.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
 from appflow_ingest.reading.decoded import Decoded, DecodedBatch, DecodedItem, Undecodable, grouped, undecodable_batch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 from appflow_ingest.reading.decoded import DecodedBatch, Undecodable, undecodable_batch
 from appflow_ingest.reading.formats import CSV, GZIP_SUFFIX, JSON_DOCUMENT, JSON_LINES, PARQUET

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 from appflow_ingest.reading.decoded import DecodedBatch, DecodedItem, Undecodable, undecodable_batch
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 from appflow_ingest.reading.decoded import Decoded, DecodedBatch, DecodedItem, Undecodable, grouped, undecodable_batch
 from appflow_ingest.reading.gzip_stream import BrokenStream, batches_then_break, corrupt_gzip, decompressed_blocks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
 
 

@@ -23,17 +23,16 @@ from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.quarantine import Masking, rejected_event
 from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
 from appflow_ingest.domain.resync_events import resync_required_event
-from appflow_ingest.domain.salesforce_changes import (
+from appflow_ingest.domain.salesforce.change_events import (
     CREATE,
     DELETE,
     ChangeEventRejected,
     SalesforceChange,
-    StoredRecord,
-    merge_change,
     parse_change_event,
     s3_pointer,
     unwrap_pointed_event,
 )
+from appflow_ingest.domain.salesforce.merge import StoredRecord, merge_change
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 MAX_ATTEMPTS = 25

@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.adapters.landing_objects import ObjectChanged
-from appflow_ingest.domain.chunks import Chunk, ChunkMessageRejected, HandOver
+from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected, HandOver
 from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
 from appflow_ingest.domain.records import (
     ObjectConfig,

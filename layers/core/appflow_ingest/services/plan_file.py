@@ -14,8 +14,8 @@ import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject, plan_ranges
-from appflow_ingest.domain.landing_keys import (
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject, plan_ranges
+from appflow_ingest.domain.landing.keys import (
     LandingKey,
     decode_notification_key,
     is_data_object_key,

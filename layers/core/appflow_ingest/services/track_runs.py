@@ -22,10 +22,10 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.chunks import Chunk, HandOver, LandedObject
-from appflow_ingest.domain.landing_keys import LandingKey
-from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
-from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
+from appflow_ingest.domain.landing.chunks import Chunk, HandOver, LandedObject
+from appflow_ingest.domain.landing.keys import LandingKey
+from appflow_ingest.domain.runs.ledger import COMPLETED, RunState, flow_run_event, settle
+from appflow_ingest.domain.runs.reports import FlowRunReport, RunReportRejected, parse_run_report
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 
 

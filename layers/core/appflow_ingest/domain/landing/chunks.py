@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from appflow_ingest.domain.landing_keys import LandingKey
+from appflow_ingest.domain.landing.keys import LandingKey
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.run_reports import SUCCEEDED
+from appflow_ingest.domain.runs.reports import SUCCEEDED
 from appflow_ingest.domain.timestamps import to_iso
 
 FLOW_RUN_COMPLETED = "FlowRun Completed"
