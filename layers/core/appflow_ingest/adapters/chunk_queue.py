@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.ports.landing import ChunkQueueError
 
 _SQS_BATCH = 10
-
-
-class ChunkQueueError(Exception):
-    """Some chunk messages could not be queued."""
 
 
 class SqsChunkQueue:

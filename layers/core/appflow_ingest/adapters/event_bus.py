@@ -7,18 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.ports.bus import PublishError
 
 _PUT_EVENTS_MAX = 10
-
-
-class PublishError(Exception):
-    """EventBridge kept rejecting events; everything from ``first_unpublished`` on must be retried."""
-
-    def __init__(self, first_unpublished: int, reasons: list[str]) -> None:
-        self.first_unpublished = first_unpublished
-        super().__init__(
-            f"events from position {first_unpublished} not accepted by EventBridge: {sorted(set(reasons))[:5]}"
-        )
 
 
 class EventBridgePublisher:

@@ -35,7 +35,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.adapters.entity_store import WriteOutcome
-from appflow_ingest.adapters.landing_objects import ObjectChanged
 from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected, HandOver
 from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
 from appflow_ingest.domain.records import (
@@ -47,7 +46,10 @@ from appflow_ingest.domain.records import (
     to_record_versions,
 )
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
-from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.ports.landing import ChunkBytes, ChunkQueue, ObjectChanged
+from appflow_ingest.ports.quarantine import Quarantine
+from appflow_ingest.ports.rules import RecordRules
+from appflow_ingest.ports.runs import RunChunks
 from appflow_ingest.reading import DecodedBatch, read_batches
 
 # Errors that retrying may cure: the chunk fails and SQS delivers it again. Anything else raised
@@ -60,37 +62,6 @@ class EntityStore(Protocol):
     def write_newest(
         self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
     ) -> WriteOutcome: ...
-
-
-class Quarantine(Protocol):
-    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str: ...
-    def put_event(self, name: str, entry: dict[str, Any]) -> str: ...
-
-
-class ChunkQueue(Protocol):
-    def send(self, chunks: list[Chunk]) -> None: ...
-
-
-class RunChunks(Protocol):
-    """The run ledger's chunk side (services.track_runs.RunTracker)."""
-
-    def chunk_finished(self, chunk: Chunk, report: ChunkReport) -> bool: ...
-    def recorded_hand_over(self, chunk: Chunk) -> HandOver | None: ...
-    def hand_over(self, chunk: Chunk, at: HandOver) -> HandOver: ...
-
-
-class RecordRules(Protocol):
-    """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
-
-    def apply(self, version: RecordVersion) -> RecordVersion: ...
-
-    def masking_for(self, object_name: str | None) -> Masking | None:
-        """How quarantine shows a rejected record of the object (None: it cannot be masked)."""
-        ...
-
-    def masks(self, object_name: str | None, field: str | None) -> bool:
-        """Whether the object's rule set masks the field (its value never goes into a reason)."""
-        ...
 
 
 @dataclass
