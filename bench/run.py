@@ -8,8 +8,10 @@ Sections: ``read`` (read + parse + rules to a counting sink: ours against the fl
 handler and Powertools' S3Object), ``write`` (newest-wins writes: our two strategies against one
 conditional UpdateItem at a time, with requests and write units counted), ``awswrangler`` (the
 same out-of-order deliveries through awswrangler and through ours: throughput and records left
-at an older version), and ``cost`` (dollars per million records on AWS at the measured rates,
-bench/cost.py). Each figure's meaning is in the README's Benchmarks section.
+at an older version), ``cost`` (dollars per million records on AWS at the measured rates,
+bench/cost.py), and ``cost_scenarios`` (every write strategy on first loads, full re-loads,
+overlapping and touched incremental runs of ~60-field Accounts: units, events, CPU and dollars
+per million records, newest-wins checked; bench/cost_scenarios.py, docs/cost.md).
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ SIZES = {
     # records of the read benchmark, versions of the write benchmark, records per awswrangler file
     # Writes are few: moto answers ~50-100 conditional UpdateItem a second; more would measure moto.
     "full": {"read_records": 200_000, "powertools_records": 2_000, "write_records": 500, "wrangler_records": 1_500,
-             "rounds": 5, "write_rounds": 3},
+             "rounds": 5, "write_rounds": 3, "cost_records": 2_000},
     "smoke": {"read_records": 2_000, "powertools_records": 100, "write_records": 60, "wrangler_records": 60,
-              "rounds": 1, "write_rounds": 1},
+              "rounds": 1, "write_rounds": 1, "cost_records": 40},
 }  # fmt: skip
 BLOCK_SIZE = 8 * 1024 * 1024  # the floor's ranged GET (ours reads as adapters/landing_objects.py does)
 CHUNK_SIZE = 16 * 1024 * 1024  # the template's ChunkSizeBytes default
@@ -49,6 +51,8 @@ def run(mode: str) -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AppFlowIngestBench")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one log line per chunk would be measured too
     from bench.cost import cost_per_million
+    from bench.cost_scenarios import goals as cost_goals
+    from bench.cost_scenarios import run_cost_scenarios
     from bench.moto_process import moto_server
     from bench.read_path import run_read_benchmark
     from bench.salesforce_data import accounts, json_lines
@@ -90,7 +94,11 @@ def run(mode: str) -> dict[str, Any]:
         )
 
         results["awswrangler"] = run_wrangler_benchmark(endpoint, bucket, sizes["wrangler_records"], chunk_size)
+        cost = run_cost_scenarios(endpoint, sizes["cost_records"])
     results["cost"] = cost_per_million(results)
+    cost["goals"] = cost_goals(cost)
+    results["cost_scenarios"] = cost.pop("scenarios")
+    results["cost_scenario_details"] = cost
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
 
@@ -138,8 +146,10 @@ def table(results: dict[str, Any]) -> str:
                 f" {figures['records_left_older']:>11}"
             )
     from bench.cost import cost_table
+    from bench.cost_scenarios import scenario_table
 
     out += ["", cost_table(results["cost"])]
+    out += ["", scenario_table({"scenarios": results["cost_scenarios"], **results["cost_scenario_details"]})]
     return "\n".join(out)
 
 

@@ -110,8 +110,11 @@ def write_units(item: dict[str, Any]) -> int:
     return max(1, math.ceil(item_size(item) / 1024))
 
 
-def create_table(ddb: Any, name: str) -> None:
-    ddb.create_table(TableName=name, **entity_table_definition())
+def create_table(ddb: Any, name: str, *, stream: bool = False) -> None:
+    definition = entity_table_definition()
+    if stream:  # the template's: new and old images, what the publisher reads
+        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    ddb.create_table(TableName=name, **definition)
 
 
 def stored_versions(ddb: Any, table: str) -> dict[str, int]:
@@ -122,9 +125,11 @@ def stored_versions(ddb: Any, table: str) -> dict[str, int]:
     return stored
 
 
-def update_if_newer(ddb: Any, table: str, version: RecordVersion) -> bool:
-    """The naive baseline: one conditional UpdateItem, waiting for each answer before the next."""
-    item = to_item(version, SOURCE)
+def update_if_newer(
+    ddb: Any, table: str, version: RecordVersion, *, source: str = SOURCE, compress_over: int = 0
+) -> bool:
+    """The naive baseline: one conditional UpdateItem, waiting for each answer before the next (the body as JSON text)."""
+    item = to_item(version, source, compress_over=compress_over)
     key = item.pop("pk")
     names = {f"#a{i}": name for i, name in enumerate(item)}
     values = {f":a{i}": value for i, value in enumerate(item.values())}

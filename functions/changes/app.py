@@ -26,6 +26,7 @@ merger = DynamoEntityMerger(
     settings.entity_table,
     # Records too large for one item keep their body in S3 (read to merge, written before the item).
     S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None,
+    compress_over=settings.compress_bodies_over,
 )
 marks = DynamoResyncMarks(clients.dynamodb, settings.require_ledger_table())
 publisher = EventBridgePublisher(clients.events, settings.event_bus_name)

@@ -39,6 +39,7 @@ store = DynamoEntityStore(
     strategy=settings.write_strategy,
     # Records too large for one item keep their body in S3 (the item points at it).
     bodies=S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None,
+    compress_over=settings.compress_bodies_over,
 )
 quarantine = S3Quarantine(clients.s3, settings.quarantine_bucket, raw_bucket=settings.require_raw_quarantine_bucket())
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -12,7 +12,10 @@ from appflow_ingest.settings import Settings
 settings = Settings.from_env()
 clients = AwsClients(settings.endpoint_url)
 publisher = EventBridgePublisher(clients.events, settings.event_bus_name)
-# Bodies of records too large for one item: one a newer version replaced is tagged for expiry.
+# Per object, the fields whose change alone publishes no event (FLOW_OBJECTS' volatile_fields).
+volatile_fields = settings.volatile_fields_by_object()
+# Bodies of records too large for one item: read to tell changed_fields, and one a newer version
+# replaced is tagged for expiry.
 bodies = S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.record_body_bucket else None
 
 
@@ -21,5 +24,10 @@ bodies = S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.rec
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     return publish_changes(
-        event, publisher=publisher, source=settings.event_source_name, table=settings.entity_table, bodies=bodies
+        event,
+        publisher=publisher,
+        source=settings.event_source_name,
+        table=settings.entity_table,
+        volatile_fields=volatile_fields,
+        bodies=bodies,
     )

@@ -233,6 +233,8 @@ def runtime_document(config: Configuration) -> dict[str, Any]:
         }
         if spec.get("rules"):
             entry["rules"] = spec["rules"]
+        if spec.get("volatile_fields") is not None:
+            entry["volatile_fields"] = spec["volatile_fields"]
         flows[name] = entry
     used = sorted({spec["rules"] for spec in objects.values() if spec and spec.get("rules")})
     return {"flows": flows, "rule_sets": {name: known[name] for name in used}, "wallet": document.get("wallet")}

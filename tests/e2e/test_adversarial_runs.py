@@ -691,7 +691,8 @@ def test_json_lines_whose_first_line_is_an_array_are_read_line_by_line(case):
 @landed_together
 def test_a_record_too_large_for_a_dynamodb_item_is_stored_in_full_with_its_body_in_s3(case):
     records = [account(case.id(n), "2024-04-16T19:00:00.000Z", Description="x" * 50) for n in range(3)]
-    huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description="ü" * 220_000)  # 440 KB of UTF-8
+    # 440 KB of UTF-8: over 240 KB of JSON its body goes to S3, however well it would compress
+    huge = account(case.id(9), "2024-04-16T19:00:00.000Z", Description="ü" * 220_000)
     key = case.key(ACCOUNTS, "part-0")
     # CSV: one chunk (a 440 KB JSON line would span hundreds of this stack's 2 KiB chunks)
     body = csv_text(records[:1] + [huge] + records[1:])

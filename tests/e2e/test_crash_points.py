@@ -128,7 +128,8 @@ class Profile:
     hand_over_every: int | None = None  # records per batch; every chunk hands over after its first batch
 
 
-DEFAULT = Profile("default", {"ChunkSizeBytes": "1024"})
+DEFAULT = Profile("default", {"ChunkSizeBytes": "1024"})  # WriteStrategy read-first
+CONDITIONAL_PUT = Profile("conditional-put", {"ChunkSizeBytes": "1024", "WriteStrategy": "conditional-put"})
 TRANSACT = Profile("transact", {"ChunkSizeBytes": "1048576", "WriteStrategy": "transact"})
 HAND_OVER = Profile("hand-over", {"ChunkSizeBytes": "1048576"}, hand_over_every=25)
 
@@ -138,6 +139,11 @@ def _table(params: dict[str, Any], logical_id: str) -> bool:
         str(item.get(next(iter(item)), {}).get("TableName", "")).endswith(logical_id)
         for item in params.get("TransactItems", [])
     )
+
+
+def _statements_on(params: dict[str, Any], logical_id: str) -> bool:
+    """A BatchExecuteStatement (read-first's writes) on the table: its statements name it, quoted."""
+    return any(f'{logical_id}"' in s["Statement"] for s in params.get("Statements", []))
 
 
 def _record_changed(params: dict[str, Any]) -> bool:
@@ -185,6 +191,17 @@ CRASH_POINTS = [
     CrashPoint(
         "in the middle of a batch of conditional puts",
         lambda: Fault("PutItem", lambda p: _table(p, "EntityTable"), nth=12, after=True),
+        CONDITIONAL_PUT,
+    ),
+    # read-first (the default): after the reads, before the statements; and after a batch of
+    # statements was applied, before its answer was read.
+    CrashPoint(
+        "read-first, between the reads and the statements",
+        lambda: Fault("BatchExecuteStatement", lambda p: _statements_on(p, "EntityTable"), nth=3),
+    ),
+    CrashPoint(
+        "read-first, in the middle of a batch of statements",
+        lambda: Fault("BatchExecuteStatement", lambda p: _statements_on(p, "EntityTable"), nth=3, after=True),
     ),
     CrashPoint(
         "in the middle of a batch of transactions",

@@ -16,17 +16,23 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_smoke_run_produces_every_figure(tmp_path):
-    out = tmp_path / "smoke.json"
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[dict, str]:
+    """One smoke run shared by the tests of this module: (its JSON, its printed tables)."""
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text())
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_the_smoke_run_produces_every_figure(smoke_run):
+    results, stdout = smoke_run
 
     read = results["read"]["contenders"]
     assert set(read) == {"floor", "floor_streamed", "ours", "ours + rule set", "naive", "powertools"}
@@ -56,4 +62,30 @@ def test_the_smoke_run_produces_every_figure(tmp_path):
     assert results["cost"]["appflow"] > 0
 
     for heading in ("read + parse + rules", "newest-wins writes", "x floor", "left older"):
-        assert heading in done.stdout
+        assert heading in stdout
+
+
+def test_the_cost_scenarios_have_the_documented_shape_and_keep_newest_wins(smoke_run):
+    """The issue's shape: scenario -> contender -> figures; newest-wins and one event per change, per scenario."""
+    results, stdout = smoke_run
+    scenarios = results["cost_scenarios"]
+    assert list(scenarios) == ["first_load", "full_reload", "overlapping_incremental", "touched_unchanged"]
+    keys = {"dollars_per_million", "cpu_us_per_record", "write_units_per_record", "read_units_per_record",
+            "events_per_record", "left_older"}  # fmt: skip
+    for name, contenders in scenarios.items():
+        assert list(contenders) == ["naive", "conditional-put", "default"]
+        for contender, figures in contenders.items():
+            assert keys <= set(figures)
+            assert figures["left_older"] == 0, (name, contender)
+            assert figures["dollars_per_million"] > 0 and figures["write_units_per_record"] >= 0
+            check = results["cost_scenario_details"]["checks"][name][contender]
+            assert check["events_exact"] and check["wrong_data"] == 0, (name, contender, check)
+    # What does not depend on timing holds even at smoke size: a re-load reads and skips, never rewrites
+    reload = scenarios["full_reload"]
+    assert reload["default"]["write_units_per_record"] < reload["conditional-put"]["write_units_per_record"] / 5
+    assert reload["default"]["read_units_per_record"] == 0.5
+    assert (
+        scenarios["first_load"]["default"]["write_units_per_record"]
+        < scenarios["first_load"]["naive"]["write_units_per_record"]
+    )
+    assert "cost scenarios" in stdout

@@ -21,6 +21,7 @@ from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.domain.body_codec import record_of_item
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
 from appflow_ingest.domain.records import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
@@ -99,7 +100,7 @@ class Pipeline:
         return {
             "version": item["version_iso"]["S"],
             "deleted": item["deleted"]["BOOL"],
-            "record": json.loads(item["record"]["S"]),
+            "record": record_of_item(item),  # JSON text, or gzip above the compression threshold
         }
 
     def totals(self) -> dict[str, int]:
@@ -269,3 +270,35 @@ def test_a_configured_flow_is_recognised_in_a_key_without_an_execution_folder(pi
     )
     assert pipeline.totals() == {"read": 1, "written": 1, "stale": 0, "quarantined": 0}
     assert pipeline.stored("X1")["version"] == "2024-01-01T00:00:00.000Z"
+
+
+def test_a_version_that_only_touched_volatile_fields_is_stored_and_publishes_nothing(pipeline):
+    # Given A stored and its event consumed
+    pipeline.land("f1", [account("A", "2024-01-01T00:00:00Z", Phone="1", SystemModstamp="2024-01-01T00:00:00Z")])
+    assert [e["detail"]["changed_fields"] for e in pipeline.stack.received_events()] == [
+        ["Id", "LastModifiedDate", "Name", "Phone", "SystemModstamp"]
+    ]
+    # When Salesforce bumps its timestamps (a field the flow does not map changed), then a real edit lands
+    touched = account("A", "2024-01-02T00:00:00Z", Phone="1", SystemModstamp="2024-01-02T00:00:00Z")
+    pipeline.land("f2", [touched])
+    # Then the newer version is stored (newest-wins needs it) and nobody is woken
+    assert pipeline.stored("A")["version"] == "2024-01-02T00:00:00.000Z"
+    assert pipeline.stack.received_events() == []
+    pipeline.land("f3", [account("A", "2024-01-03T00:00:00Z", Phone="2", SystemModstamp="2024-01-03T00:00:00Z")])
+    (event,) = pipeline.stack.received_events()
+    assert event["detail"]["changed_fields"] == ["LastModifiedDate", "Phone", "SystemModstamp"]
+    assert event["detail"]["previous_version"] == "2024-01-02T00:00:00.000Z"
+
+
+def test_a_wide_record_is_stored_compressed_and_published_as_plain_json(pipeline):
+    wide = account("W", "2024-01-01T00:00:00Z", Description="renewal contract regional office " * 60)
+    pipeline.land("f1", [wide])
+    item = AwsClients(pipeline.stack.endpoint).dynamodb.get_item(
+        TableName=pipeline.stack.entity_table, Key={"pk": {"S": "Account#W"}}
+    )["Item"]
+    # What a consumer reading the table does, with nothing but the standard library
+    assert item["codec"] == {"S": "gzip"}
+    assert json.loads(gzip.decompress(item["record"]["B"])) == wide
+    assert len(item["record"]["B"]) < len(orjson.dumps(wide)) / 4
+    (event,) = pipeline.stack.received_events()
+    assert event["detail"]["record"] == wide

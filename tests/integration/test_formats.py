@@ -23,6 +23,7 @@ from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
+from appflow_ingest.domain.body_codec import record_of_item
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
 from appflow_ingest.domain.records import ObjectConfig
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
@@ -90,7 +91,7 @@ class Run:
 
     def stored(self) -> dict[str, dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.stack.entity_table)["Items"]
-        return {item["record_id"]["S"]: json.loads(item["record"]["S"]) for item in items}
+        return {item["record_id"]["S"]: record_of_item(item) for item in items}
 
     def quarantined(self) -> list[dict[str, Any]]:
         entries = []

@@ -6,6 +6,7 @@ tags replaced bodies, the change-event merge that reads and writes bodies.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
-from appflow_ingest.adapters.entity_store import WRITE_STRATEGIES, DynamoEntityStore
+from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES, DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.records import RecordVersion
@@ -59,7 +60,11 @@ def stream_event(core_stack) -> dict:
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
-    return {"Records": [{**r, "eventSourceARN": arn} for r in json.loads(json.dumps(records, default=str))]}
+    # As Lambda's JSON event holds them: binary attributes (compressed bodies) base64-encoded
+    as_lambda = json.loads(
+        json.dumps(records, default=lambda o: base64.b64encode(o).decode() if isinstance(o, bytes) else str(o))
+    )
+    return {"Records": [{**r, "eventSourceARN": arn} for r in as_lambda]}
 
 
 @pytest.mark.parametrize("strategy", WRITE_STRATEGIES)
@@ -82,7 +87,9 @@ def test_a_large_record_is_stored_with_its_body_in_s3_and_its_item_points_at_it(
 
 
 def test_a_losing_large_write_tags_its_own_body_and_a_replaced_body_is_tagged_by_the_publisher(core_stack, bodies):
-    store = DynamoEntityStore(core_stack.client("dynamodb"), core_stack.entity_table, bodies=bodies)
+    store = DynamoEntityStore(
+        core_stack.client("dynamodb"), core_stack.entity_table, strategy=CONDITIONAL_PUT, bodies=bodies
+    )
     v1, v2, late = account(1, 1000, Description=BIG), account(1, 2000, Description="small now"), None
     store.write_newest([v1], source="s3://landing/f1")
     first_body = item(core_stack, v1)["record_ref"]["S"]
@@ -93,6 +100,14 @@ def test_a_losing_large_write_tags_its_own_body_and_a_replaced_body_is_tagged_by
     assert store.write_newest([late], source="s3://landing/f3").stale == 1
     late_body = f"s3://{bodies._bucket}/{bodies.key_for(late, orjson.dumps(late.record))}"
     assert tags(core_stack, late_body) == {"superseded": "true"}
+    # read-first reads first: an older version it will not send never has its body written at all
+    later = account(1, 1600, Description=BIG + "y")
+    reader = DynamoEntityStore(
+        core_stack.client("dynamodb"), core_stack.entity_table, strategy=READ_FIRST, bodies=bodies
+    )
+    assert reader.write_newest([later], source="s3://landing/f4").stale == 1
+    never = bodies.key_for(later, orjson.dumps(later.record))
+    assert core_stack.client("s3").list_objects_v2(Bucket=bodies._bucket, Prefix=never)["KeyCount"] == 0
 
     # The publisher sends v1's event with its reference, then tags v1's body (v2 replaced it)
     assert tags(core_stack, first_body) == {}
@@ -109,11 +124,52 @@ def test_a_losing_large_write_tags_its_own_body_and_a_replaced_body_is_tagged_by
 
 
 @pytest.mark.parametrize("strategy", WRITE_STRATEGIES)
+def test_s3_bodies_and_compressed_bodies_compose_and_the_publisher_tells_their_changed_fields(
+    core_stack, bodies, strategy
+):
+    # Given one record written four times: large (S3), large with a real change (S3), the same
+    # data with only LastModifiedDate newer (S3), then small enough to be kept inline, compressed
+    ddb = core_stack.client("dynamodb")
+    store = DynamoEntityStore(ddb, core_stack.entity_table, strategy=strategy, bodies=bodies)
+    v1, v2 = account(1, 1000, Description=BIG, Name="a"), account(1, 2000, Description=BIG, Name="b")
+    v3, v4 = account(1, 3000, Description=BIG, Name="b"), account(1, 4000, Description="short " * 200, Name="b")
+    refs = []
+    for n, version in enumerate([v1, v2, v3, v4]):
+        assert store.write_newest([version], source=f"s3://landing/f{n}").written == 1
+        refs.append(item(core_stack, version).get("record_ref", {}).get("S"))
+    # The last is inline and gzip: the write removed record_ref and record_bytes
+    last = item(core_stack, v4)
+    assert last["codec"] == {"S": "gzip"} and "record_ref" not in last and "record_bytes" not in last
+    assert store.items.record_of(last) == v4.record
+
+    # When the stream is published
+    publisher = EventBridgePublisher(core_stack.client("events"), core_stack.bus_name)
+    result = publish_changes(
+        stream_event(core_stack), publisher=publisher, source="appflow-ingest", table="t", bodies=bodies
+    )
+    assert result == {"batchItemFailures": []}
+
+    # Then changed_fields are read from the S3 bodies, the touch publishes nothing, and every
+    # replaced body (the touched one's too) is tagged superseded
+    events = {e["detail"]["version"]: e["detail"] for e in core_stack.received_events()}
+    assert sorted(events) == ["1970-01-01T00:00:01.000Z", "1970-01-01T00:00:02.000Z", "1970-01-01T00:00:04.000Z"]
+    assert events["1970-01-01T00:00:01.000Z"]["changed_fields"] == sorted(v1.record)
+    assert events["1970-01-01T00:00:02.000Z"]["changed_fields"] == ["LastModifiedDate", "Name"]
+    assert events["1970-01-01T00:00:02.000Z"]["record_ref"]["s3"] == refs[1]
+    assert events["1970-01-01T00:00:04.000Z"]["changed_fields"] == ["Description", "LastModifiedDate"]
+    assert events["1970-01-01T00:00:04.000Z"]["record"] == v4.record  # plain JSON, never gzip
+    assert refs[3] is None and all(tags(core_stack, ref) == {"superseded": "true"} for ref in refs[:3])
+
+
+@pytest.mark.parametrize("strategy", WRITE_STRATEGIES)
 def test_an_item_dynamodb_refuses_is_refused_alone_and_the_others_are_written(core_stack, strategy):
     # moto refuses items over 405,000 bytes where DynamoDB's limit is 409,600: this one passes the
     # check made before the request, so only DynamoDB's own ValidationException can refuse it,
-    # inside a transaction of 100 with the transact strategy.
-    store = DynamoEntityStore(core_stack.client("dynamodb"), core_stack.entity_table, strategy=strategy)
+    # inside a transaction of 100 with the transact strategy, inside a BatchExecuteStatement with
+    # read-first. Uncompressed (compress_over=0): gzip would take these x's far under the limit.
+    store = DynamoEntityStore(
+        core_stack.client("dynamodb"), core_stack.entity_table, strategy=strategy, compress_over=0
+    )
     refused = account(500, 1000, Description="x" * 405_500)
     versions = [account(n, 1000) for n in range(99)] + [refused]
     outcome = store.write_newest(versions, source="s3://landing/f")

@@ -4,7 +4,13 @@ import random
 
 import pytest
 
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, TRANSACT, WRITE_STRATEGIES, DynamoEntityStore
+from appflow_ingest.adapters.entity_store import (
+    CONDITIONAL_PUT,
+    READ_FIRST,
+    TRANSACT,
+    WRITE_STRATEGIES,
+    DynamoEntityStore,
+)
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.settings import ConfigurationError, Settings
 
@@ -63,7 +69,8 @@ def test_a_transaction_with_stale_items_writes_the_others(core_stack):
 
 def test_the_strategy_is_configured_and_checked():
     env = {"ENTITY_TABLE": "t", "CHUNK_QUEUE_URL": "q", "QUARANTINE_BUCKET": "b", "EVENT_BUS_NAME": "e"}
-    assert Settings.from_env(env).write_strategy == CONDITIONAL_PUT
+    assert Settings.from_env(env).write_strategy == READ_FIRST
+    assert Settings.from_env({**env, "WRITE_STRATEGY": "conditional-put"}).write_strategy == CONDITIONAL_PUT
     assert Settings.from_env({**env, "WRITE_STRATEGY": "transact"}).write_strategy == TRANSACT
     with pytest.raises(ConfigurationError, match="WRITE_STRATEGY"):
         Settings.from_env({**env, "WRITE_STRATEGY": "batch"})
@@ -85,8 +92,10 @@ def test_transactions_hold_at_most_100_items(core_stack):
 
 @pytest.mark.parametrize("strategy", WRITE_STRATEGIES)
 def test_a_version_over_dynamodb_s_item_limit_is_reported_and_the_others_written(core_stack, strategy):
-    # Salesforce long text areas hold 131,072 characters each: a record can exceed 400 KB.
-    big = RecordVersion("Account", "001000000000000BIG", 1000, False, {"Description": "é" * 210_000})
+    # Salesforce long text areas hold 131,072 characters each: a record can exceed 400 KB, even
+    # gzip-compressed when its text is varied (random CJK characters: ~3x the limit, ~1.2x compressed).
+    text = "".join(map(chr, random.Random(9).choices(range(0x4E00, 0x9FFF), k=3 * 131_072)))
+    big = RecordVersion("Account", "001000000000000BIG", 1000, False, {"Description": text})
     store = DynamoEntityStore(core_stack.client("dynamodb"), core_stack.entity_table, strategy=strategy)
     outcome = store.write_newest([version(1, 1000), big, version(2, 1000)], source="s3://landing/file")
     assert outcome.too_large == [big]

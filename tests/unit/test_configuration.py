@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from appflow_ingest.domain.rules import RULE_SETS, Field
 from appflow_ingest.domain.rules.catalog import DeclarationError, rule_set_from_declaration, shipped_declarations
+from appflow_ingest.settings import parse_flow_objects
 from appflow_local.configuration import (
     SCHEMA_PATH,
     ConfigurationFileError,
@@ -131,6 +132,18 @@ def test_the_runtime_document_binds_flows_to_objects_and_carries_only_the_rule_s
     assert sorted(parameter_parts(load_configuration(_write(tmp_path, VALID)))) == [
         "flows", "rule-sets/account-member", "rule-sets/purchase", "wallet",
     ]  # fmt: skip
+
+
+def test_an_object_s_volatile_fields_reach_the_functions_settings(tmp_path):
+    text = VALID.replace(
+        "  Opportunity: {rules: purchase}",
+        "  Opportunity: {rules: purchase, volatile_fields: [SystemModstamp, Probability]}",
+    )
+    assert text != VALID
+    document = runtime_document(load_configuration(_write(tmp_path, text)))
+    assert document["flows"]["sf-opportunities"]["volatile_fields"] == ["SystemModstamp", "Probability"]
+    flows, _ = parse_flow_objects(json.dumps(document["flows"]))
+    assert flows["sf-opportunities"].unchanged_if_only == {"SystemModstamp", "Probability", "LastModifiedDate"}
 
 
 def test_only_flows_with_an_appflow_block_are_created_and_their_settings_are_looked_up_by_name(tmp_path):

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.domain.wallet import WalletConfig
 
@@ -50,10 +51,16 @@ def parse_flow_objects(raw: str) -> tuple[dict[str, ObjectConfig], dict[str, str
             spec = {"object": spec}
         if not isinstance(spec, dict) or not spec.get("object"):
             raise ConfigurationError(f'FLOW_OBJECTS[{flow!r}]: expected {{"object": "<SalesforceObject>", ...}}')
+        volatile = spec.get("volatile_fields", sorted(DEFAULT_VOLATILE_FIELDS))
+        if not isinstance(volatile, list) or not all(isinstance(name, str) and name for name in volatile):
+            raise ConfigurationError(
+                f"FLOW_OBJECTS[{flow!r}].volatile_fields: expected a list of field names, got {volatile!r}"
+            )
         objects[flow] = ObjectConfig(
             object=spec["object"],
             id_field=spec.get("id_field", "Id"),
             version_field=spec.get("version_field", "LastModifiedDate"),
+            volatile_fields=frozenset(volatile),
         )
         if spec.get("format"):
             formats[flow] = str(spec["format"]).lower()
@@ -93,12 +100,27 @@ def parse_flow_rules(raw: str, rule_sets: Mapping[str, RuleSet] | None = None) -
 
 
 def _write_strategy(env: Mapping[str, str]) -> str:
-    strategy = env.get("WRITE_STRATEGY") or "conditional-put"
-    if strategy not in ("conditional-put", "transact"):
+    from appflow_ingest.adapters.entity_store import WRITE_STRATEGIES  # the one list; the first is the default
+
+    strategy = env.get("WRITE_STRATEGY") or WRITE_STRATEGIES[0]
+    if strategy not in WRITE_STRATEGIES:
         raise ConfigurationError(
-            f"environment variable WRITE_STRATEGY: expected conditional-put or transact, got {strategy!r}"
+            f"environment variable WRITE_STRATEGY: expected one of {', '.join(WRITE_STRATEGIES)}, got {strategy!r}"
         )
     return strategy
+
+
+def _compress_over(env: Mapping[str, str]) -> int:
+    raw = env.get("COMPRESS_BODIES_OVER") or str(DEFAULT_COMPRESS_OVER)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigurationError(
+            f"environment variable COMPRESS_BODIES_OVER: expected a number of bytes (0: never compress), got {raw!r}"
+        )
+    return value
 
 
 def _wallet(raw: str) -> WalletConfig | None:
@@ -123,7 +145,7 @@ class Settings:
     event_source_name: str = "appflow-ingest"
     chunk_size_bytes: int = 16 * 1024 * 1024
     write_concurrency: int = 32
-    write_strategy: str = "conditional-put"  # or "transact" (adapters/entity_store.py)
+    write_strategy: str = "read-first"  # adapters/entity_store.py's WRITE_STRATEGIES
     endpoint_url: str | None = None
     flow_objects: dict[str, ObjectConfig] = field(default_factory=dict)
     flow_formats: dict[str, str] = field(default_factory=dict)
@@ -140,6 +162,19 @@ class Settings:
     # parameter MaxVersionSkewSeconds; docs/failure-modes.md says why a day).
     max_version_skew_seconds: int = 86_400
     rule_sets: dict[str, RuleSet] | None = None  # from the configuration document; None: the shipped catalog
+    compress_bodies_over: int = DEFAULT_COMPRESS_OVER  # record bodies over this many bytes stored gzip (0: never)
+
+    def volatile_fields_by_object(self) -> dict[str, frozenset[str]]:
+        """Per object, the fields whose change alone publishes no event.
+
+        Two flows of one object that disagree: only the fields both call volatile (an event too
+        many costs a consumer a look; one too few loses a change).
+        """
+        by_object: dict[str, frozenset[str]] = {}
+        for config in self.flow_objects.values():
+            known = by_object.get(config.object)
+            by_object[config.object] = config.unchanged_if_only if known is None else known & config.unchanged_if_only
+        return by_object
 
     def object_rule_sets(self) -> dict[str, RuleSet]:
         """The rule set bound to each object (``object_rules`` resolved)."""
@@ -187,6 +222,7 @@ class Settings:
             raw_quarantine_bucket=env.get("RAW_QUARANTINE_BUCKET", ""),
             wallet=_wallet(env.get("WALLET_CONFIG", "")),
             ledger_table=env.get("LEDGER_TABLE", ""),
+            compress_bodies_over=_compress_over(env),
             record_body_bucket=env.get("RECORD_BODY_BUCKET", ""),
             max_version_skew_seconds=_int(env, "MAX_VERSION_SKEW_SECONDS", 86_400),
         )

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.adapters.event_bus import PublishError
+from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, check_snapshot_id
 from appflow_local.consumers.downstream import downstream_resources
 from appflow_local.consumers.event_replay import ReplayError, ReplayRequest, parse_instant, replay_events
@@ -140,6 +141,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             segments=args.segments,
             page_size=args.page_size,
             pacer=pacer,
+            # Bodies of records too large for one item, read for changed_fields (the bucket is in each record_ref).
+            read_body=S3RecordBodies(stack.client("s3"), "").read,
         )
     except (PublishError, ClientError, BotoCoreError) as error:
         raise OperationFailed(

@@ -1,6 +1,6 @@
 """Make moto's DynamoDB behave like DynamoDB where the wallet's exactly-once writes depend on it.
 
-Two departures of moto's (5.x) in-process backend, both measured here:
+Four departures of moto's (5.x) in-process backend, all measured here:
 
 1. Atomicity. moto's server handles requests on threads without locking its DynamoDB backend.
    A conditional write checks and writes in separate Python steps, and a cancelled transaction
@@ -13,6 +13,9 @@ Two departures of moto's (5.x) in-process backend, both measured here:
 3. Validation. moto validates a Put's item (key size, item size) only while it applies it, so a
    transaction with one oversized item wrote the items before it and then failed: DynamoDB
    refuses the whole transaction with a ValidationException and writes nothing.
+4. PartiQL. ``BatchExecuteStatement`` copies every table into a document store per statement
+   and answered with a 500 when measured; ``appflow_local/emulator/moto_partiql.py`` runs the statements
+   the batched write strategy sends one item each, with DynamoDB's per-statement errors.
 
 ``install()`` serializes the write and read paths with one lock, and replaces
 ``transact_write_items`` by one with DynamoDB's semantics that needs no copy: every condition
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+
+from appflow_local.emulator import moto_partiql
 
 _LOCK = threading.RLock()
 _INSTALLED = False
@@ -41,6 +46,13 @@ def install() -> None:
     for name in _LOCKED:
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _locked(_transact_write_items)  # type: ignore[method-assign]
+    original_batch = DynamoDBBackend.batch_execute_statement
+
+    def batch_execute_statement(self: Any, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # One lock for the whole batch: each statement's check and write are atomic, as on DynamoDB.
+        return moto_partiql.batch_execute_statement(self, statements, fallback=original_batch)
+
+    DynamoDBBackend.batch_execute_statement = _locked(batch_execute_statement)  # type: ignore[method-assign]
     _INSTALLED = True
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from appflow_ingest.domain.body_codec import record_of_item
 from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import StackDescription
 from appflow_local.stack.template import ACCOUNT_ID, TemplateError
@@ -38,20 +39,12 @@ def stored_record(item: dict[str, Any], read_body: Any = None) -> dict[str, Any]
     version = item.get("version_iso", {}).get("S") or (
         _iso_from_millis(item["version"]["N"]) if "version" in item else None
     )
-    record = item.get("record", {}).get("S")
-    ref = item.get("record_ref", {}).get("S")
-    if record:
-        value = json.loads(record)
-    elif ref and read_body is not None:
-        value = read_body(ref)
-    else:
-        value = None
     return {
         "object": item.get("object", {}).get("S"),
         "id": item.get("record_id", {}).get("S"),
         "version": version,
         "deleted": item.get("deleted", {}).get("BOOL", False),
-        "record": value,
+        "record": record_of_item(item, read_body),  # inline (JSON text, or gzip), or the S3 body
     }
 
 

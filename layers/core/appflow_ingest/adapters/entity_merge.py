@@ -16,22 +16,30 @@ from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.records import RecordRejected, RecordVersion, entity_key
 from appflow_ingest.domain.salesforce.merge import StoredRecord
 
 
 class DynamoEntityMerger:
-    def __init__(self, dynamodb: Any, table: str, bodies: S3RecordBodies | None = None) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        bodies: S3RecordBodies | None = None,
+        *,
+        compress_over: int = DEFAULT_COMPRESS_OVER,
+    ) -> None:
         self._dynamodb = dynamodb
         self._table = table
-        self._items = EntityItems(bodies)
+        self._items = EntityItems(bodies, compress_over=compress_over)
 
     def read(self, object_name: str, record_id: str) -> StoredRecord | None:
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"pk": {"S": entity_key(object_name, record_id)}},
             ConsistentRead=True,
-            ProjectionExpression="version, deleted, #r, record_ref, #s",
+            ProjectionExpression="version, deleted, #r, codec, record_ref, #s",
             ExpressionAttributeNames={"#r": "record", "#s": "source"},
         ).get("Item")
         if not item:

@@ -5,10 +5,15 @@ if the item does not exist or holds an older version. Equal or older is a no-op 
 fails), so duplicates, retries and out-of-order files cannot regress data, and a tombstone
 (``deleted``) keeps an older upsert from resurrecting a deleted record.
 
-Two write strategies (``WRITE_STRATEGY``), the same condition on every item:
+Three write strategies (``WRITE_STRATEGY``), the same condition on every item:
 
-- ``conditional-put`` (default): one conditional ``PutItem`` per version, many in flight. One
-  request and one standard write per version.
+- ``read-first`` (default): read the stored versions of the batch first (``BatchGetItem``, 100
+  keys a request, projected to version and writer), send nothing for a version that is not newer,
+  and write the rest as individually conditioned PartiQL statements, 25 a
+  ``BatchExecuteStatement``, at the standard price. What was read is only a hint; the statement's
+  condition is the guard (below; docs/cost.md has the measurements).
+- ``conditional-put``: one conditional ``PutItem`` per version, many in flight. One request and
+  one standard write per version, paid in full even when the condition fails.
 - ``transact``: ``TransactWriteItems`` of up to 100 conditional puts. A transaction is all or
   nothing, so when some conditions fail it is cancelled; its ``CancellationReasons`` say which
   (``ConditionalCheckFailed``: stale, counted) and the others are sent again. About 1/100th of
@@ -23,7 +28,27 @@ item, and one that cancels a transaction sends that transaction's items again on
 each, so the 99 good ones are written and the bad one is named. Refused versions are returned
 with the field and the limit, for quarantine.
 
-A record over ``INLINE_RECORD_MAX_BYTES`` is stored with its body in S3 (``record_bodies.py``).
+A record over ``INLINE_RECORD_MAX_BYTES`` is stored with its body in S3 (``record_bodies.py``); a
+smaller one over ``compress_over`` bytes is stored gzip-compressed in its item
+(domain/body_codec.py). ``EntityItems.prepare`` decides both, for every strategy and the change path.
+
+read-first, in detail. Reading costs half a read unit per item up to 4 KB (eventually consistent),
+about a tenth of the failed conditional write it avoids on a re-load. Then, per version:
+
+- stored version newer, or equal from another writer: nothing is sent (stale). Sound on a stale
+  read: a key's stored version never goes down (newest-wins), so the skipped write would have
+  failed its condition. Equal and written by this writer: a retry meeting its own write (``ours``);
+- key absent: ``INSERT``, which fails with ``DuplicateItem`` if another writer got there first;
+- stored version older: ``UPDATE ... WHERE pk = ? AND version < ?``, which fails if the item went
+  newer meanwhile (the stored item comes back with ``ALL_OLD``) or does not exist. It sets every
+  attribute of the new item and removes the body attributes the new item lacks (an inline version
+  after an S3 one, a plain one after a compressed one);
+
+A version refused for its own sake (key, size, ceiling) is refused before any read, as in the
+other strategies, and its S3 body is written only once the read says it will be sent. A statement
+whose hint proved wrong (``DuplicateItem``, an ``UPDATE`` of a missing item), whose read did not
+come back, or that DynamoDB refused (a per-statement ``ValidationError``, or the whole request)
+goes the ``conditional-put`` way: a wrong hint costs a write, never a lost or regressed version.
 
 Every item carries ``written_by``, a digest of the writer (the chunk); with
 ``ReturnValuesOnConditionCheckFailure=ALL_OLD`` a failed condition shows what won, so a retry that
@@ -45,18 +70,25 @@ import orjson
 from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
+from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
 from appflow_ingest.domain.records import MAX_KEY_BYTES, RecordRejected, RecordVersion
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
+READ_FIRST = "read-first"
 CONDITIONAL_PUT = "conditional-put"
 TRANSACT = "transact"
-WRITE_STRATEGIES = (CONDITIONAL_PUT, TRANSACT)
+WRITE_STRATEGIES = (READ_FIRST, CONDITIONAL_PUT, TRANSACT)  # the first is the default
 TRANSACT_MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-# Cancellation reasons worth another round (another writer holds the item, or capacity); any
-# other reason raises.
+MAX_READ_KEYS = 100  # DynamoDB's limit per BatchGetItem
+MAX_STATEMENTS = 25  # DynamoDB's limit per BatchExecuteStatement
+# Cancellation reasons (and per-statement errors) worth another round (another writer holds the
+# item, or capacity); any other reason raises (transactions) or goes the conditional-put way.
 _RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 _MAX_TRANSACT_ROUNDS = 8
+_MAX_READ_FIRST_ROUNDS = 6  # reads with unprocessed keys, statements refused for capacity: then the fallback
+# The attributes that hold a record's body; an UPDATE removes those its new item lacks.
+BODY_ATTRIBUTES = ("record", "codec", "record_ref", "record_bytes")
 # DynamoDB refuses an item over 400 KB (attribute names and values).
 MAX_ITEM_BYTES = 400 * 1024
 # A record whose JSON is larger goes to S3 and its item keeps a pointer. Below DynamoDB's item
@@ -121,7 +153,7 @@ def item_size(item: dict[str, Any]) -> int:
     size = 0
     for name, value in item.items():
         ((kind, data),) = value.items()
-        size += len(name.encode()) + (1 if kind == "BOOL" else len(str(data).encode()))
+        size += len(name.encode()) + (1 if kind == "BOOL" else len(data) if kind == "B" else len(str(data).encode()))
     return size
 
 
@@ -161,12 +193,14 @@ def to_item(
     source: str,
     *,
     writer: str | None = None,
-    record_json: str | None = None,
+    record_json: str | bytes | None = None,
     record_ref: str | None = None,
+    compress_over: int = DEFAULT_COMPRESS_OVER,
 ) -> dict[str, Any]:
     """DynamoDB item for a record version; the record travels as JSON text (exact, cheap to encode).
 
-    With ``record_ref`` the record is not in the item: it is the S3 object that URI names.
+    The body is gzip above ``compress_over`` bytes of JSON (domain/body_codec.py). With
+    ``record_ref`` the record is not in the item: it is the S3 object that URI names.
     """
     item = {
         "pk": {"S": version.key},
@@ -178,12 +212,13 @@ def to_item(
         "source": {"S": source},
         "written_by": {"S": writer_tag(writer or source)},
     }
+    body = record_json.encode() if isinstance(record_json, str) else record_json
     if record_ref is None:
-        item["record"] = {"S": record_json if record_json is not None else orjson.dumps(version.record).decode()}
+        item.update(json_body_attributes(body if body is not None else orjson.dumps(version.record), compress_over))
     else:
         item["record_ref"] = {"S": record_ref}
-        if record_json is not None:
-            item["record_bytes"] = {"N": str(len(record_json.encode()))}
+        if body is not None:
+            item["record_bytes"] = {"N": str(len(body))}
     return item
 
 
@@ -194,16 +229,21 @@ class PreparedWrite:
     version: RecordVersion
     item: dict[str, Any]
     body_ref: str | None = None
+    pending_body: bytes | None = None  # drafted, not yet in S3 (EntityItems.store_body)
 
 
 class EntityItems:
-    """Builds entity items (inline, or with the body in S3 first) and reads their records back."""
+    """Builds entity items (inline, compressed, or with the body in S3 first) and reads their records back."""
 
-    def __init__(self, bodies: S3RecordBodies | None = None) -> None:
+    def __init__(self, bodies: S3RecordBodies | None = None, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> None:
         self._bodies = bodies
+        self._compress_over = compress_over
 
-    def prepare(self, version: RecordVersion, source: str, writer: str | None = None) -> PreparedWrite | RecordRejected:
-        """The item to write, the large body already in S3; or why the record cannot be stored."""
+    def draft(self, version: RecordVersion, source: str, writer: str | None = None) -> PreparedWrite | RecordRejected:
+        """The item to write, nothing written yet (``store_body`` writes a large body to S3); or why it cannot be stored.
+
+        Every refusal ``prepare`` makes is made here, before any request.
+        """
         body = orjson.dumps(version.record)
         if len(body) > RECORD_CEILING_BYTES:
             return RecordRejected(
@@ -211,19 +251,35 @@ class EntityItems:
                 f"a record of at most {RECORD_CEILING_BYTES // 2**20} MiB of JSON (the ingest function's ceiling), "
                 f"this one is {len(body)} bytes",
             )
-        text = body.decode()
-        item = to_item(version, source, writer=writer, record_json=text)
-        ref = None
-        if (len(body) > INLINE_RECORD_MAX_BYTES or item_size(item) > MAX_ITEM_BYTES) and self._bodies is not None:
-            refused = refusal({"pk": item["pk"]})  # a key DynamoDB refuses: no body for an item that cannot be
-            if refused is not None:
-                return refused
-            ref = self._bodies.put(version, body)
-            item = to_item(version, source, writer=writer, record_json=text, record_ref=ref)
-        refused = refusal(item)
-        if refused is not None and ref is not None:
-            self._bodies.mark_superseded(ref)  # type: ignore[union-attr]
-        return refused or PreparedWrite(version, item, ref)
+        if self._bodies is not None and len(body) > INLINE_RECORD_MAX_BYTES:
+            # Decided on the JSON's size, not the compressed one: a body kept inline always fits
+            # its Record Changed event in plain JSON, so an event too large names an S3 body.
+            return self._for_s3(version, source, writer, body)
+        item = to_item(version, source, writer=writer, record_json=body, compress_over=self._compress_over)
+        if self._bodies is not None and item_size(item) > MAX_ITEM_BYTES:
+            return self._for_s3(version, source, writer, body)
+        return refusal(item) or PreparedWrite(version, item)
+
+    def _for_s3(
+        self, version: RecordVersion, source: str, writer: str | None, body: bytes
+    ) -> PreparedWrite | RecordRejected:
+        ref = self._bodies.uri_for(version, body)  # type: ignore[union-attr]
+        item = to_item(version, source, writer=writer, record_json=body, record_ref=ref)
+        refused = refusal(item)  # a key DynamoDB refuses: no body for an item that cannot be
+        return refused or PreparedWrite(version, item, pending_body=body)
+
+    def store_body(self, prepared: PreparedWrite) -> PreparedWrite:
+        """Write the prepared version's S3 body, if it has one waiting, and point its item at it."""
+        if prepared.pending_body is None:
+            return prepared
+        prepared.body_ref = self._bodies.put(prepared.version, prepared.pending_body)  # type: ignore[union-attr]
+        prepared.pending_body = None
+        return prepared
+
+    def prepare(self, version: RecordVersion, source: str, writer: str | None = None) -> PreparedWrite | RecordRejected:
+        """The item to write, the large body already in S3; or why the record cannot be stored."""
+        drafted = self.draft(version, source, writer)
+        return drafted if isinstance(drafted, RecordRejected) else self.store_body(drafted)
 
     def release(self, prepared: PreparedWrite, stored: dict[str, Any] | None = None) -> None:
         """The write did not land: tag its S3 body superseded unless the stored item points at that very body."""
@@ -234,12 +290,33 @@ class EntityItems:
         self._bodies.mark_superseded(prepared.body_ref)
 
     def record_of(self, item: dict[str, Any]) -> Any:
-        """The record an item holds: inline, or read from the S3 body it points at."""
-        if "record" in item:
-            return orjson.loads(item["record"]["S"])
-        if "record_ref" in item and self._bodies is not None:
-            return self._bodies.read(item["record_ref"]["S"])
-        return None
+        """The record an item holds: inline (JSON text or gzip), or read from the S3 body it points at."""
+        return record_of_item(item, self._bodies.read if self._bodies is not None else None)
+
+
+def _newest_of_each_key(versions: Sequence[RecordVersion]) -> list[RecordVersion]:
+    newest: dict[str, RecordVersion] = {}
+    for version in versions:
+        current = newest.get(version.key)
+        if current is None or version.version > current.version:
+            newest[version.key] = version
+    return list(newest.values())
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What read-first's read found for a key: its version and the digest of the writer that wrote it."""
+
+    version: int
+    written_by: str | None
+
+
+ABSENT, UNKNOWN = "absent", "unknown"  # the read found no item; the read did not come back
+Hint = StoredVersion | str
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> bool:
@@ -258,16 +335,18 @@ class DynamoEntityStore:
         table: str,
         *,
         concurrency: int = 32,
-        strategy: str = CONDITIONAL_PUT,
+        strategy: str = READ_FIRST,
         bodies: S3RecordBodies | None = None,
+        compress_over: int = DEFAULT_COMPRESS_OVER,
     ) -> None:
         if strategy not in WRITE_STRATEGIES:
             raise ValueError(f"write strategy: expected one of {', '.join(WRITE_STRATEGIES)}, got {strategy!r}")
         self._dynamodb = dynamodb
         self._table = table
         self._strategy = strategy
-        self.items = EntityItems(bodies)
+        self.items = EntityItems(bodies, compress_over=compress_over)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ddb-write")
+        self._statement_texts: dict[tuple[str, ...], str] = {}
 
     def write_newest(
         self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
@@ -279,6 +358,8 @@ class DynamoEntityStore:
         """
         if self._strategy == TRANSACT:
             return self._write_transactions(versions, source, writer)
+        if self._strategy == READ_FIRST:
+            return self._write_read_first(versions, source, writer)
         outcome = WriteOutcome()
         results = self._pool.map(lambda v: self._prepare_and_put(v, source, writer), versions)
         for version, result in zip(versions, results, strict=True):
@@ -318,16 +399,134 @@ class DynamoEntityStore:
         self.items.release(prepared, stored)
         return STALE
 
+    # ------------------------------------------------------------------ read-first
+    def _write_read_first(self, versions: Sequence[RecordVersion], source: str, writer: str | None) -> WriteOutcome:
+        # A BatchGetItem may not name a key twice: the newest version of each key, the others stale.
+        unique = _newest_of_each_key(versions)
+        outcome = WriteOutcome(stale=len(versions) - len(unique))
+        drafts: list[PreparedWrite] = []
+        for version in unique:
+            drafted = self.items.draft(version, source, writer)
+            if isinstance(drafted, RecordRejected):
+                outcome.add(version, drafted)  # refused before any read, as the other strategies do
+            else:
+                drafts.append(drafted)
+        hints = self.read_hints([d.item["pk"]["S"] for d in drafts])
+        statements: list[PreparedWrite] = []
+        fallback: list[PreparedWrite] = []
+        for drafted in drafts:
+            hint = hints[drafted.item["pk"]["S"]]
+            if isinstance(hint, StoredVersion) and hint.version >= drafted.version.version:
+                # The stored version never goes down: this write would fail its condition.
+                own = hint.version == drafted.version.version and hint.written_by == drafted.item["written_by"]["S"]
+                outcome.add(drafted.version, OURS if own else STALE)
+            elif hint == UNKNOWN:
+                fallback.append(drafted)
+            else:
+                statements.append(drafted)
+        # Bodies too large for an item go to S3 only now, for the versions that will be sent.
+        sent = [p for p in (statements + fallback) if p.pending_body is not None]
+        list(self._pool.map(self.items.store_body, sent))
+        groups = [statements[i : i + MAX_STATEMENTS] for i in range(0, len(statements), MAX_STATEMENTS)]
+        for group_outcome, group_fallback in self._pool.map(lambda g: self._execute(g, hints), groups):
+            outcome += group_outcome
+            fallback += group_fallback
+        for prepared, result in zip(fallback, self._pool.map(self._put_if_newer, fallback), strict=True):
+            outcome.add(prepared.version, result)
+        return outcome
+
+    def read_hints(self, keys: Sequence[str]) -> dict[str, Hint]:
+        """The stored version of each key: a StoredVersion, ABSENT, or UNKNOWN where the reads did not come back."""
+        groups = [keys[i : i + MAX_READ_KEYS] for i in range(0, len(keys), MAX_READ_KEYS)]
+        hints: dict[str, Hint] = {}
+        for found in self._pool.map(self._read_group, groups):
+            hints.update(found)
+        return hints
+
+    def _read_group(self, keys: Sequence[str]) -> dict[str, Hint]:
+        hints: dict[str, Hint] = dict.fromkeys(keys, ABSENT)
+        request: dict[str, Any] = {
+            self._table: {
+                "Keys": [{"pk": {"S": key}} for key in keys],
+                "ProjectionExpression": "pk, version, written_by",
+                # A hint needs no strong consistency (a stale read costs a failed statement, never
+                # a version) and an eventually consistent read is half the units.
+                "ConsistentRead": False,
+            }
+        }
+        for attempt in range(_MAX_READ_FIRST_ROUNDS):
+            response = self._dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table, []):
+                hints[item["pk"]["S"]] = StoredVersion(int(item["version"]["N"]), item.get("written_by", {}).get("S"))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return hints
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # jittered backoff, as botocore does
+        for key in request[self._table]["Keys"]:
+            hints[key["pk"]["S"]] = UNKNOWN
+        return hints
+
+    def _statement(self, prepared: PreparedWrite, hint: Hint) -> dict[str, Any]:
+        """The conditioned PartiQL statement for a version: INSERT where the read found no item, else UPDATE."""
+        item = prepared.item
+        names = tuple(item)
+        insert = hint == ABSENT
+        text = self._statement_texts.get((str(insert), *names))
+        if text is None:
+            table = _quoted(self._table)
+            if insert:
+                fields = ", ".join(f"'{name}': ?" for name in names)
+                text = f"INSERT INTO {table} VALUE {{{fields}}}"
+            else:
+                sets = " ".join(f"SET {_quoted(name)} = ?" for name in names if name != "pk")
+                removes = "".join(f" REMOVE {_quoted(name)}" for name in BODY_ATTRIBUTES if name not in item)
+                text = f'UPDATE {table} {sets}{removes} WHERE "pk" = ? AND "version" < ?'
+            self._statement_texts[(str(insert), *names)] = text
+        if insert:
+            parameters = list(item.values())
+        else:
+            parameters = [value for name, value in item.items() if name != "pk"] + [item["pk"], item["version"]]
+        return {"Statement": text, "Parameters": parameters, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+    def _execute(self, group: list[PreparedWrite], hints: dict[str, Hint]) -> tuple[WriteOutcome, list[PreparedWrite]]:
+        """One BatchExecuteStatement, statements refused for capacity sent again: (its outcome, those to put instead)."""
+        outcome, fallback, pending = WriteOutcome(), [], group
+        for attempt in range(_MAX_READ_FIRST_ROUNDS):
+            try:
+                response = self._dynamodb.batch_execute_statement(
+                    Statements=[self._statement(p, hints[p.item["pk"]["S"]]) for p in pending]
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ValidationException":
+                    raise
+                # The request as a whole refused (DynamoDB does not always say for which
+                # statement): each goes alone, so only a bad one is refused.
+                return outcome, fallback + pending
+            retry = []
+            for prepared, answer in zip(pending, response["Responses"], strict=True):
+                error = answer.get("Error")
+                if error is None:
+                    outcome.add(prepared.version, WRITTEN)
+                elif error.get("Code") in _RETRYABLE_REASONS:
+                    retry.append(prepared)
+                elif error.get("Code") == "ConditionalCheckFailed" and error.get("Item"):
+                    # The item went newer (or equal) since it was read, or holds this writer's own write.
+                    outcome.add(prepared.version, self._lost(prepared, error["Item"]))
+                else:
+                    # DuplicateItem (created since the read), an UPDATE of a missing item, or a
+                    # refusal of this item: the conditional put decides, and names a refusal.
+                    fallback.append(prepared)
+            if not retry:
+                return outcome, fallback
+            pending = retry
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # jittered backoff, as botocore does
+        return outcome, fallback + pending
+
     # ------------------------------------------------------------------ transactions
     def _write_transactions(self, versions: Sequence[RecordVersion], source: str, writer: str | None) -> WriteOutcome:
         # A transaction may not touch one item twice: keep the newest version of each key, and
         # count the others as stale (they would lose the condition anyway).
-        newest: dict[str, RecordVersion] = {}
-        for version in versions:
-            current = newest.get(version.key)
-            if current is None or version.version > current.version:
-                newest[version.key] = version
-        unique = list(newest.values())
+        unique = _newest_of_each_key(versions)
         groups = [unique[i : i + TRANSACT_MAX_ITEMS] for i in range(0, len(unique), TRANSACT_MAX_ITEMS)]
         outcome = WriteOutcome(stale=len(versions) - len(unique))
         for group_outcome in self._pool.map(lambda group: self._transact_if_newer(group, source, writer), groups):

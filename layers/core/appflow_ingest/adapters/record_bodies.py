@@ -62,6 +62,10 @@ class S3RecordBodies:
         body_digest = hashlib.sha256(body).hexdigest()[:16]
         return f"{self._prefix}{quote(version.object, safe='')}/{key_digest}/{version.version}-{body_digest}.json"
 
+    def uri_for(self, version: RecordVersion, body: bytes) -> str:
+        """The ``s3://`` URI ``put`` writes this body to (known before it is written)."""
+        return f"s3://{self._bucket}/{self.key_for(version, body)}"
+
     def put(self, version: RecordVersion, body: bytes) -> str:
         """Write the body (before its item); return its ``s3://`` URI, the item's ``record_ref``."""
         key = self.key_for(version, body)

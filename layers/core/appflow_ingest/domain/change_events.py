@@ -1,17 +1,26 @@
 """Downstream change events, derived from the entity table's old and new images.
 
-The table is the outbox: an event exists exactly when a stored version changed, so a no-op
-write (equal or older version) publishes nothing, and a crash between write and publish loses
-nothing because the stream is replayed.
+The table is the outbox: an event exists exactly when the stored data changed, so a no-op write
+(equal or older version) publishes nothing, and a crash between write and publish loses nothing
+because the stream is replayed.
+
+A newer version whose fields equal the stored ones except the volatile ones (``LastModifiedDate``,
+``SystemModstamp`` and the version field by default; configurable per object) is stored, because
+newest-wins must know the newest version, but it is no change of data: no event. Salesforce bumps
+both timestamps when any field changes, mapped or not, so without this every edit of a field the
+flow does not map woke every consumer for nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from appflow_ingest.domain.body_codec import record_of_image
+from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS
 from appflow_ingest.domain.timestamps import to_iso
 
 DETAIL_TYPE = "Record Changed"
@@ -20,6 +29,7 @@ DELETE = "DELETE"
 MAX_ENTRY_BYTES = 256 * 1024
 # Headroom for the envelope fields EventBridge counts in the entry size.
 _DETAIL_BUDGET = MAX_ENTRY_BYTES - 4 * 1024
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -49,14 +59,52 @@ def _version(image: dict[str, Any] | None) -> int | None:
     return int(image["version"])
 
 
+def version_advanced(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> bool:
+    """Whether a stream record moved an entity item to a newer version (with or without a change of data)."""
+    if not new_image or "kind" in new_image:
+        return False
+    new_version, old_version = _version(new_image), _version(old_image)
+    return new_version is not None and (old_version is None or new_version > old_version)
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Python's == holds 1 == 1.0 == True; a field that changes type changed for a consumer.
+    if not (a == b and type(a) is type(b)):
+        return False
+    return not isinstance(a, dict | list) or orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        b, option=orjson.OPT_SORT_KEYS
+    )
+
+
+def changed_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[str]:
+    """Names of the fields whose values differ between two versions of a record (all of ``new``'s when there is no ``old``)."""
+    if old is None:
+        return sorted(new or ())
+    new = new or {}
+    return sorted(name for name in old.keys() | new.keys() if not _same(old.get(name, _ABSENT), new.get(name, _ABSENT)))
+
+
 def change_event_for(
-    old_image: dict[str, Any] | None, new_image: dict[str, Any] | None, *, table: str
+    old_image: dict[str, Any] | None,
+    new_image: dict[str, Any] | None,
+    *,
+    table: str,
+    volatile_fields: Mapping[str, frozenset[str]] | None = None,
+    read_body: Callable[[str], Any] | None = None,
 ) -> ChangeEvent | None:
-    """The event a stream record stands for, or None when the stored version did not change.
+    """The event a stream record stands for, or None when the stored data did not change.
 
     Images are deserialized entity items: pk, object, record_id, version (epoch ms), deleted,
-    record (JSON text). A stream record whose version is not newer than the old image's is a
-    repeat (moto emits two INSERTs for one write) or an update of other attributes: no event.
+    record (JSON text, or gzip with ``codec``: domain/body_codec.py). A stream record whose
+    version is not newer than the old image's is a repeat (moto emits two INSERTs for one write)
+    or an update of other attributes: no event. Nor is a newer version that changed only the
+    object's volatile fields (``volatile_fields``: object -> names; DEFAULT_VOLATILE_FIELDS for an
+    object not listed) and not its tombstone.
+
+    A body kept in S3 (``record_ref``) is read with ``read_body`` to tell the changed fields (the
+    event still carries the reference, not the body). A version whose body cannot be read (no
+    ``read_body``, or the body is gone) counts every field of both versions as changed, so no real
+    change can go unpublished.
     """
     if new_image is not None and "kind" in new_image:  # an item of the derived table, not a record
         from appflow_ingest.domain.derived_events import derived_event_for
@@ -72,6 +120,18 @@ def change_event_for(
     change = DELETE if deleted else UPSERT
     object_name = str(new_image["object"])
     record_id = str(new_image["record_id"])
+    record = record_of_image(new_image, read_body)
+    if old_version is None:
+        changed = changed_fields(None, record)
+    else:
+        previous = record_of_image(old_image or {}, read_body)
+        if previous is None or record is None:
+            changed = sorted(set(previous or ()) | set(record or ()))
+        else:
+            changed = changed_fields(previous, record)
+            volatile = (volatile_fields or {}).get(object_name, DEFAULT_VOLATILE_FIELDS)
+            if deleted == bool((old_image or {}).get("deleted")) and volatile.issuperset(changed):
+                return None
     event_id = f"{object_name}:{record_id}:{new_version}:{change}"
     detail: dict[str, Any] = {
         "event_id": event_id,
@@ -80,7 +140,8 @@ def change_event_for(
         "version": to_iso(new_version),
         "change": change,
         "previous_version": to_iso(old_version) if old_version is not None else None,
-        "record": orjson.loads(new_image["record"]) if new_image.get("record") else None,
+        "record": None if new_image.get("record_ref") else record,
+        "changed_fields": changed,
         "source": new_image.get("source"),
     }
     if new_image.get("record_ref"):

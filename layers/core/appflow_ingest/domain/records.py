@@ -10,6 +10,9 @@ from typing import Any, NamedTuple
 from appflow_ingest.domain.salesforce_ids import _CASE_BY_SUFFIX, _UPPER_BYTES, canonical_id, standard_object_for_id
 from appflow_ingest.domain.timestamps import EPOCH, MILLISECOND, InvalidTimestamp, parse_iso, to_epoch_millis, to_iso
 
+# Fields Salesforce changes when any field of the record changes, mapped by the flow or not: a
+# version that differs from the stored one only in these is no change of data (no event).
+DEFAULT_VOLATILE_FIELDS = frozenset({"LastModifiedDate", "SystemModstamp"})
 # DynamoDB's limit on a partition key value, in UTF-8 bytes: the entity key (``<object>#<id>``) must
 # fit, or the write is refused. Checked here, before any request: a record whose id is longer is
 # quarantined alone (it used to fail its whole chunk on every retry, until the dead-letter queue).
@@ -18,11 +21,17 @@ MAX_KEY_BYTES = 2048
 
 @dataclass(frozen=True)
 class ObjectConfig:
-    """Which Salesforce object a flow lands, and which fields identify and version its records."""
+    """Which Salesforce object a flow lands, and which fields identify, version and only stamp its records."""
 
     object: str
     id_field: str = "Id"
     version_field: str = "LastModifiedDate"
+    volatile_fields: frozenset[str] = DEFAULT_VOLATILE_FIELDS
+
+    @property
+    def unchanged_if_only(self) -> frozenset[str]:
+        """The fields whose change alone is no change of data: the volatile ones and the version field."""
+        return self.volatile_fields | {self.version_field}
 
 
 DEFAULT_FIELDS = ObjectConfig(object="")

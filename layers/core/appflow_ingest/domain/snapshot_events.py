@@ -11,6 +11,7 @@ told "already seen"), while one snapshot resumed or retried repeats its ids exac
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -37,13 +38,16 @@ def check_snapshot_id(snapshot_id: str) -> str:
     return snapshot_id
 
 
-def snapshot_event_for(image: dict[str, Any], *, table: str, snapshot_id: str) -> ChangeEvent | None:
+def snapshot_event_for(
+    image: dict[str, Any], *, table: str, snapshot_id: str, read_body: Callable[[str], Any] | None = None
+) -> ChangeEvent | None:
     """The snapshot event of one stored item (a deserialized entity or derived item), or None.
 
     None where the change path would publish nothing for a first sighting either: an item that is
     not a record version, a pass nobody holds (no member record), a field sighting (not state).
     """
-    change = change_event_for(None, image, table=table)  # derived items (passes) are mapped there too
+    # Derived items (passes) are mapped there too; ``read_body`` reads a body kept in S3, for changed_fields.
+    change = change_event_for(None, image, table=table, read_body=read_body)
     if change is None or change.detail_type not in SNAPSHOT_OF:
         return None
     event_id = f"snapshot:{check_snapshot_id(snapshot_id)}:{change.event_id}"

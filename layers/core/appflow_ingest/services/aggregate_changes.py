@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol
 
-import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
+from appflow_ingest.domain.body_codec import record_of_image
 from appflow_ingest.domain.wallet import (
     Aggregate,
     Contribution,
@@ -218,12 +218,7 @@ def source_change(
     """
     if not image or "version" not in image or image.get("object") not in config.objects:
         return None
-    if image.get("record"):
-        record = orjson.loads(image["record"])
-    elif image.get("record_ref") and read_body is not None:
-        record = read_body(str(image["record_ref"]))
-    else:
-        record = None
+    record = record_of_image(image, read_body)
     contribution = contribution_of(
         config, str(image["object"]), str(image["record_id"]), record, bool(image.get("deleted"))
     )

@@ -8,14 +8,15 @@ destination.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.adapters.event_bus import PublishError
-from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, superseded_body
+from appflow_ingest.adapters.record_bodies import RecordBodyMissing
+from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, superseded_body, version_advanced
 from appflow_ingest.observability import correlate_stream_batch, logger, metrics
 
 
@@ -23,10 +24,27 @@ class ChangePublisher(Protocol):
     def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
 
 
-class SupersededBodies(Protocol):
+class RecordBodies(Protocol):
     """Record bodies in S3 (adapters/record_bodies.py)."""
 
+    def read(self, uri: str) -> Any: ...
+
     def mark_superseded(self, uri: str) -> None: ...
+
+
+def _body_reader(bodies: RecordBodies | None) -> Callable[[str], Any] | None:
+    """Reads a body for changed_fields; one that is gone (expired, deleted by hand) reads as unknown, never a stuck batch."""
+    if bodies is None:
+        return None
+
+    def read(uri: str) -> Any:
+        try:
+            return bodies.read(uri)
+        except RecordBodyMissing:
+            logger.warning("record body missing: changed_fields counts every field", extra={"record_ref": uri})
+            return None
+
+    return read
 
 
 def publish_changes(
@@ -35,11 +53,18 @@ def publish_changes(
     publisher: ChangePublisher,
     source: str,
     table: str,
-    bodies: SupersededBodies | None = None,
+    volatile_fields: Mapping[str, frozenset[str]] | None = None,
+    bodies: RecordBodies | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Publish the batch's changes; tag the S3 bodies they replaced as superseded (the lifecycle expires them)."""
+    """Publish the batch's changes; tag the S3 bodies they replaced as superseded (the lifecycle expires them).
+
+    ``volatile_fields``: per object, the fields whose change alone is no event. ``bodies`` resolves
+    records kept in S3, so that their ``changed_fields`` are told as for any other record.
+    """
     pending: list[tuple[str, ChangeEvent]] = []
     superseded: list[tuple[str, str]] = []
+    unchanged = 0  # stored versions that moved without a change of data: no event
+    read_body = _body_reader(bodies)
     failed_at: str | None = None
     records = list(DynamoDBStreamEvent(event).records)
     correlate_stream_batch(records)
@@ -48,7 +73,13 @@ def publish_changes(
         try:
             if bodies is not None and (body := superseded_body(record.dynamodb.old_image, record.dynamodb.new_image)):
                 superseded.append((sequence_number, body))
-            change = change_event_for(record.dynamodb.old_image, record.dynamodb.new_image, table=table)
+            change = change_event_for(
+                record.dynamodb.old_image,
+                record.dynamodb.new_image,
+                table=table,
+                volatile_fields=volatile_fields,
+                read_body=read_body,
+            )
         except (KeyError, TypeError, ValueError) as error:
             logger.exception("stream record cannot be mapped", extra={"sequence_number": sequence_number})
             failed_at = sequence_number
@@ -57,6 +88,8 @@ def publish_changes(
             break
         if change is not None:
             pending.append((sequence_number, change))
+        elif version_advanced(record.dynamodb.old_image, record.dynamodb.new_image):
+            unchanged += 1
 
     published = len(pending)
     try:
@@ -66,6 +99,7 @@ def publish_changes(
         failed_at = pending[error.first_unpublished][0]
         logger.error("events not published", extra={"reason": str(error), "retry_from": failed_at})
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
+    metrics.add_metric(name="VersionsWithoutChange", unit=MetricUnit.Count, value=unchanged)
     # After publishing: an event names its body, so that body is not released before its event
     # is out. Tagging is idempotent; a failure here fails the batch and it is delivered again.
     for sequence_number, body in superseded:

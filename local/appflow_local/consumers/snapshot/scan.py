@@ -139,8 +139,12 @@ def take_snapshot(
     pacer: ReadPacer | None = None,
     progress: SnapshotProgress | None = None,
     stop: threading.Event | None = None,
+    read_body: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Scan ``source`` in ``segments`` parallel segments and deliver every item's snapshot event.
+
+    ``read_body`` reads a record body kept in S3 (``record_ref``), so its event's ``changed_fields``
+    names every field as for any other record.
 
     Continues a checkpointed snapshot of the same id (refusing one started with other arguments).
     Returns the summary; raises the first segment's error after every segment has stopped, with
@@ -169,7 +173,9 @@ def take_snapshot(
 
     def run_segment(index: int) -> None:
         try:
-            _scan_segment(dynamodb, source, target, checkpoint, index, checkpoints, page_size, pacer, progress, stop)
+            _scan_segment(
+                dynamodb, source, target, checkpoint, index, checkpoints, page_size, pacer, progress, stop, read_body
+            )
         except BaseException:
             stop.set()  # the other segments stop after their current page; their progress is kept
             raise
@@ -247,6 +253,7 @@ def _scan_segment(
     pacer: ReadPacer,
     progress: SnapshotProgress,
     stop: threading.Event,
+    read_body: Callable[[str], Any] | None = None,
 ) -> None:
     state = checkpoint.segments[index]
     while not state.done and not stop.is_set():
@@ -265,7 +272,7 @@ def _scan_segment(
         # Without a reported figure, half a unit per item scanned: a generous bound for items up to 4 KB.
         reported = (page.get("ConsumedCapacity") or {}).get("CapacityUnits")
         pacer.consumed(float(reported if reported is not None else 0.5 * page["ScannedCount"]))
-        events = list(_snapshot_events(page["Items"], source.table, checkpoint.snapshot_id))
+        events = list(_snapshot_events(page["Items"], source.table, checkpoint.snapshot_id, read_body))
         if events:
             target.deliver(index, state.next_part, events)
         # Recorded only once delivered: a crash before this point delivers the page again on resume.
@@ -280,8 +287,10 @@ def _scan_segment(
         progress.add(page["ScannedCount"], len(events), state.done)
 
 
-def _snapshot_events(items: Iterable[dict[str, Any]], table: str, snapshot_id: str) -> Iterable[ChangeEvent]:
+def _snapshot_events(
+    items: Iterable[dict[str, Any]], table: str, snapshot_id: str, read_body: Callable[[str], Any] | None = None
+) -> Iterable[ChangeEvent]:
     for item in items:
-        event = snapshot_event_for(_image(item), table=table, snapshot_id=snapshot_id)
+        event = snapshot_event_for(_image(item), table=table, snapshot_id=snapshot_id, read_body=read_body)
         if event is not None:
             yield event
