@@ -14,11 +14,12 @@ import orjson
 import pytest
 
 from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES, DynamoEntityStore
+from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.records import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES
 from appflow_ingest.services.aggregate_changes import source_change
 from appflow_ingest.services.publish_changes import publish_changes
 from appflow_local.stack.template import load_yaml

@@ -12,6 +12,7 @@ from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.domain.wallet import WalletConfig
+from appflow_ingest.ports.entities import WRITE_STRATEGIES  # the one list; the first is the default
 
 
 class ConfigurationError(ValueError):
@@ -100,8 +101,6 @@ def parse_flow_rules(raw: str, rule_sets: Mapping[str, RuleSet] | None = None) -
 
 
 def _write_strategy(env: Mapping[str, str]) -> str:
-    from appflow_ingest.adapters.entity_store import WRITE_STRATEGIES  # the one list; the first is the default
-
     strategy = env.get("WRITE_STRATEGY") or WRITE_STRATEGIES[0]
     if strategy not in WRITE_STRATEGIES:
         raise ConfigurationError(

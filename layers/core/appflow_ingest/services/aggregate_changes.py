@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredContribution, StoredPass
 from appflow_ingest.domain.body_codec import record_of_image
 from appflow_ingest.domain.wallet import (
     Aggregate,
@@ -41,14 +40,9 @@ from appflow_ingest.domain.wallet import (
     next_change,
 )
 from appflow_ingest.observability import correlate_stream_batch, logger, metrics
+from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass, WalletStore
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
-
-
-class WalletStore(Protocol):
-    def read_contributions(self, source_keys: Iterable[str]) -> dict[str, StoredContribution]: ...
-    def read_passes(self, members: Iterable[str]) -> dict[str, StoredPass]: ...
-    def commit(self, contributions: Sequence[ContributionWrite], passes: Sequence[PassWrite]) -> bool: ...
 
 
 class SourceChange(NamedTuple):

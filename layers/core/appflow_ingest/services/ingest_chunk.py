@@ -26,15 +26,14 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from appflow_ingest.adapters.entity_store import WriteOutcome
 from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected, HandOver
 from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
 from appflow_ingest.domain.records import (
@@ -46,6 +45,7 @@ from appflow_ingest.domain.records import (
     to_record_versions,
 )
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
+from appflow_ingest.ports.entities import EntityStore
 from appflow_ingest.ports.landing import ChunkBytes, ChunkQueue, ObjectChanged
 from appflow_ingest.ports.quarantine import Quarantine
 from appflow_ingest.ports.rules import RecordRules
@@ -56,12 +56,6 @@ from appflow_ingest.reading import DecodedBatch, read_batches
 # while reading a chunk's bytes is the input's doing (a corrupt file, an encoding no decoder reads)
 # and no retry can fix it: it is quarantined once and the chunk is finished.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, ConnectionError, TimeoutError)
-
-
-class EntityStore(Protocol):
-    def write_newest(
-        self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
-    ) -> WriteOutcome: ...
 
 
 @dataclass

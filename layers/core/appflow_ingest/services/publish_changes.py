@@ -8,28 +8,16 @@ destination.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from appflow_ingest.adapters.event_bus import PublishError
-from appflow_ingest.adapters.record_bodies import RecordBodyMissing
 from appflow_ingest.domain.change_events import ChangeEvent, change_event_for, superseded_body, version_advanced
 from appflow_ingest.observability import correlate_stream_batch, logger, metrics
-
-
-class ChangePublisher(Protocol):
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
-
-
-class RecordBodies(Protocol):
-    """Record bodies in S3 (adapters/record_bodies.py)."""
-
-    def read(self, uri: str) -> Any: ...
-
-    def mark_superseded(self, uri: str) -> None: ...
+from appflow_ingest.ports.bus import EventPublisher, PublishError
+from appflow_ingest.ports.entities import RecordBodies, RecordBodyMissing
 
 
 def _body_reader(bodies: RecordBodies | None) -> Callable[[str], Any] | None:
@@ -50,7 +38,7 @@ def _body_reader(bodies: RecordBodies | None) -> Callable[[str], Any] | None:
 def publish_changes(
     event: Mapping[str, Any],
     *,
-    publisher: ChangePublisher,
+    publisher: EventPublisher,
     source: str,
     table: str,
     volatile_fields: Mapping[str, frozenset[str]] | None = None,
