@@ -46,9 +46,9 @@ from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 from appflow_ingest.adapters.aws_clients import AwsClients
 from appflow_ingest.adapters.entity_store import DynamoEntityStore, to_item
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, body_attributes, record_of_item
 from appflow_ingest.domain.change_events import change_event_for
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER, body_attributes, record_of_item
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
 from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST
 from bench.capacity_meter import CapacityMeter, item_size, write_units
 from bench.read_path import measure

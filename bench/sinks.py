@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from appflow_ingest.domain.landing.chunks import Chunk
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.ports.entities import WriteOutcome
 
 

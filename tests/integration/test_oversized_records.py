@@ -17,7 +17,7 @@ from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES
 from appflow_ingest.services.aggregate_changes import source_change

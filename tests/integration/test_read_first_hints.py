@@ -21,7 +21,7 @@ from appflow_ingest.adapters.entity_store import (
     DynamoEntityStore,
     StoredVersion,
 )
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST
 
 pytestmark = pytest.mark.integration

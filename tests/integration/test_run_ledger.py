@@ -25,7 +25,7 @@ from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 from appflow_ingest.services.track_runs import RunTracker

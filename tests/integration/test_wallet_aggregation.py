@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.wallet_store import DynamoWalletStore
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes, source_change
 from appflow_local.emulator import moto_dynamodb

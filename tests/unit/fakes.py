@@ -15,7 +15,7 @@ from typing import Any
 
 from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.runs.ledger import RunState
 from appflow_ingest.domain.runs.reports import FlowRunReport
 from appflow_ingest.domain.salesforce.merge import StoredRecord

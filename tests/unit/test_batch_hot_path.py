@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from appflow_ingest.domain.landing.chunks import Chunk
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected, to_record_version, to_record_versions
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected, to_record_version, to_record_versions
 from appflow_ingest.reading import read_batches
 from appflow_ingest.reading.formats import JSON_LINES
 from appflow_ingest.reading.json_lines import decode_json_line_batch, decode_json_lines

@@ -96,7 +96,7 @@ def test_a_tombstone_with_identical_fields_is_still_a_delete():
 
 
 def test_a_compressed_body_reads_as_the_same_record():
-    from appflow_ingest.domain.body_codec import body_attributes
+    from appflow_ingest.domain.records.body_codec import body_attributes
 
     wide = {**ACME, "Description": "a long text " * 200}
     stored = body_attributes(wide, compress_over=100)
@@ -132,7 +132,7 @@ def test_changed_fields_of_records_kept_in_s3_are_read_from_their_bodies():
     assert change_event_for(image(1, record=big), s3_image(2, "s3://b/v2"), table="t", read_body=read).detail[
         "changed_fields"
     ] == ["Name"]
-    from appflow_ingest.domain.body_codec import body_attributes
+    from appflow_ingest.domain.records.body_codec import body_attributes
 
     stored = body_attributes(bodies["s3://b/v3"], compress_over=10)
     compressed = {**image(3), "record": stored["record"]["B"], "codec": "gzip"}

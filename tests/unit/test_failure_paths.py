@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.landing.chunks import Chunk, HandOver
 from appflow_ingest.domain.landing.keys import LandingKey
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordVersion
 from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.domain.rules.rule_set import Field, RuleSet
 from appflow_ingest.ports.entities import OURS, STALE, WRITTEN, WriteOutcome

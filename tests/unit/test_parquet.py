@@ -13,7 +13,7 @@ import pytest
 from reading_helpers import read_items
 
 from appflow_ingest.domain.landing.chunks import Chunk, plan_ranges
-from appflow_ingest.domain.records import ObjectConfig, to_record_version
+from appflow_ingest.domain.records.versions import ObjectConfig, to_record_version
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.reading.decoded import Decoded, Undecodable
 from appflow_ingest.reading.parquet import owned_row_groups, read_parquet, row_group_start

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
-from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records.versions import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.ports.entities import WRITE_STRATEGIES  # the one list; the first is the default

@@ -30,7 +30,7 @@ with the field and the limit, for quarantine.
 
 A record over ``INLINE_RECORD_MAX_BYTES`` is stored with its body in S3 (``record_bodies.py``); a
 smaller one over ``compress_over`` bytes is stored gzip-compressed in its item
-(domain/body_codec.py). ``EntityItems.prepare`` decides both, for every strategy and the change path.
+(domain/records/body_codec.py). ``EntityItems.prepare`` decides both, for every strategy and the change path.
 
 read-first, in detail. Reading costs half a read unit per item up to 4 KB (eventually consistent),
 about a tenth of the failed conditional write it avoids on a re-load. Then, per version:
@@ -69,8 +69,8 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
-from appflow_ingest.domain.records import MAX_KEY_BYTES, RecordRejected, RecordVersion
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
+from appflow_ingest.domain.records.versions import MAX_KEY_BYTES, RecordRejected, RecordVersion
 from appflow_ingest.ports.entities import (
     MAX_ITEM_BYTES,
     OURS,
@@ -161,7 +161,7 @@ def to_item(
 ) -> dict[str, Any]:
     """DynamoDB item for a record version; the record travels as JSON text (exact, cheap to encode).
 
-    The body is gzip above ``compress_over`` bytes of JSON (domain/body_codec.py). With
+    The body is gzip above ``compress_over`` bytes of JSON (domain/records/body_codec.py). With
     ``record_ref`` the record is not in the item: it is the S3 object that URI names.
     """
     item = {

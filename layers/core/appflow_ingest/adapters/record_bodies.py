@@ -29,7 +29,7 @@ from urllib.parse import quote
 import orjson
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.ports.entities import RecordBodyMissing
 
 SUPERSEDED_TAG = {"Key": "superseded", "Value": "true"}

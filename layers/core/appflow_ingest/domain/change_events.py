@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.body_codec import record_of_image
-from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS
+from appflow_ingest.domain.records.body_codec import record_of_image
+from appflow_ingest.domain.records.versions import DEFAULT_VOLATILE_FIELDS
 from appflow_ingest.domain.timestamps import to_iso
 
 DETAIL_TYPE = "Record Changed"
@@ -95,7 +95,7 @@ def change_event_for(
     """The event a stream record stands for, or None when the stored data did not change.
 
     Images are deserialized entity items: pk, object, record_id, version (epoch ms), deleted,
-    record (JSON text, or gzip with ``codec``: domain/body_codec.py). A stream record whose
+    record (JSON text, or gzip with ``codec``: domain/records/body_codec.py). A stream record whose
     version is not newer than the old image's is a repeat (moto emits two INSERTs for one write)
     or an update of other attributes: no event. Nor is a newer version that changed only the
     object's volatile fields (``volatile_fields``: object -> names; DEFAULT_VOLATILE_FIELDS for an

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from appflow_ingest.domain.records import RecordRejected, RecordVersion
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion
 from appflow_ingest.domain.salesforce.merge import StoredRecord
 
 READ_FIRST = "read-first"

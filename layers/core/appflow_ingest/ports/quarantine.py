@@ -8,7 +8,7 @@ from appflow_ingest.domain.landing.chunks import Chunk
 
 
 class Quarantine(Protocol):
-    """Rejected input, kept with its file, offset and reason (masked: domain/quarantine.py)."""
+    """Rejected input, kept with its file, offset and reason (masked: domain/records/quarantine_entries.py)."""
 
     def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
         """Write a chunk's rejects (one object per range, rewritten by a retry); return where."""

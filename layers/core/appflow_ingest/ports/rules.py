@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from appflow_ingest.domain.quarantine import Masking
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.quarantine_entries import Masking
+from appflow_ingest.domain.records.versions import RecordVersion
 
 
 class RecordRules(Protocol):

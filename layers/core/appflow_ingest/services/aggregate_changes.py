@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from appflow_ingest.domain.body_codec import record_of_image
+from appflow_ingest.domain.records.body_codec import record_of_image
 from appflow_ingest.domain.wallet import (
     Aggregate,
     Contribution,

@@ -19,8 +19,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from appflow_ingest.domain.quarantine import rejected_event
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected
+from appflow_ingest.domain.records.quarantine_entries import rejected_event
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected
 from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce.change_events import (
     CREATE,

@@ -35,8 +35,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected, HandOver
-from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
-from appflow_ingest.domain.records import (
+from appflow_ingest.domain.records.quarantine_entries import Masking, rejected_line, rejected_message, rejected_record
+from appflow_ingest.domain.records.versions import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
@@ -265,7 +265,7 @@ class ChunkIngester:
         )
         logger.error("chunk unreadable from an offset", extra={"chunk": chunk.id, "offset": offset, "reason": reason})
         entry = rejected_line(chunk, offset, b"", reason)
-        del entry["line"]  # nothing of the input is in it: no raw copy to keep (domain/quarantine.py)
+        del entry["line"]  # nothing of the input is in it: no raw copy to keep (domain/records/quarantine_entries.py)
         rejects.append(entry)
         report.read += 1
 

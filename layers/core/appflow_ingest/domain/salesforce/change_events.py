@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from appflow_ingest.domain.records import RecordRejected, check_id_characters, check_key_size
-from appflow_ingest.domain.salesforce_ids import canonical_id
+from appflow_ingest.domain.records.salesforce_ids import canonical_id
+from appflow_ingest.domain.records.versions import RecordRejected, check_id_characters, check_key_size
 from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
 CREATE, UPDATE, DELETE, UNDELETE = "CREATE", "UPDATE", "DELETE", "UNDELETE"

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from appflow_ingest.domain.landing.chunks import Chunk
-from appflow_ingest.domain.records import RecordRejected
+from appflow_ingest.domain.records.versions import RecordRejected
 
 Masking = Callable[[Mapping[str, Any]], dict[str, Any]]
 """A record with its masked fields as the table would store them (``ObjectRules.masking_for``)."""

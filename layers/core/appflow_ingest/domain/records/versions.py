@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from appflow_ingest.domain.salesforce_ids import _CASE_BY_SUFFIX, _UPPER_BYTES, canonical_id, standard_object_for_id
+from appflow_ingest.domain.records.salesforce_ids import (
+    _CASE_BY_SUFFIX,
+    _UPPER_BYTES,
+    canonical_id,
+    standard_object_for_id,
+)
 from appflow_ingest.domain.timestamps import EPOCH, MILLISECOND, InvalidTimestamp, parse_iso, to_epoch_millis, to_iso
 
 # Fields Salesforce changes when any field of the record changes, mapped by the flow or not: a
