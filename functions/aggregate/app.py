@@ -7,7 +7,7 @@ from appflow_ingest.adapters.aws_clients import AwsClients
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.adapters.wallet_store import DynamoWalletStore
 from appflow_ingest.observability import logger, metrics, tracer
-from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes
+from appflow_ingest.services.aggregate_wallet import WalletAggregator, aggregate_wallet
 from appflow_ingest.settings import Settings
 
 settings = Settings.from_env()
@@ -28,4 +28,4 @@ def handler(event: dict, context: LambdaContext) -> dict:
     if aggregator is None:  # WALLET_CONFIG is empty: this deployment keeps no wallet passes
         metrics.add_metric(name="WalletChangesApplied", unit=MetricUnit.Count, value=0)
         return {"batchItemFailures": []}
-    return aggregate_changes(event, aggregator=aggregator, read_body=bodies.read if bodies else None)
+    return aggregate_wallet(event, aggregator=aggregator, read_body=bodies.read if bodies else None)

@@ -6,7 +6,7 @@ from appflow_ingest.adapters.aws_clients import AwsClients
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.observability import logger, metrics, tracer
-from appflow_ingest.services.publish_changes import publish_changes
+from appflow_ingest.services.publish_events import publish_events
 from appflow_ingest.settings import Settings
 
 settings = Settings.from_env()
@@ -23,11 +23,12 @@ bodies = S3RecordBodies(clients.s3, settings.record_body_bucket) if settings.rec
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return publish_changes(
+    return publish_events(
         event,
         publisher=publisher,
         source=settings.event_source_name,
         table=settings.entity_table,
+        derived_table=settings.derived_table,  # its stream carries passes and sightings
         volatile_fields=volatile_fields,
         bodies=bodies,
     )

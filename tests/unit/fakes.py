@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
 from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.runs.ledger import RunState
@@ -110,17 +110,17 @@ class RecordingPublisher:
     """The bus: keeps what was published; ``fail_from=k`` refuses the k-th event of a call on (EventPublisher)."""
 
     def __init__(self, fail_from: int | None = None) -> None:
-        self.published: list[tuple[ChangeEvent, str]] = []
+        self.published: list[tuple[BusEvent, str]] = []
         self.fail_from = fail_from
 
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None:
+    def publish(self, events: Sequence[BusEvent], source: str) -> None:
         accepted = list(events) if self.fail_from is None else list(events)[: self.fail_from]
         self.published.extend((event, source) for event in accepted)
         if len(accepted) < len(events):
             raise PublishError(len(accepted), ["InternalFailure"])
 
     @property
-    def events(self) -> list[ChangeEvent]:
+    def events(self) -> list[BusEvent]:
         return [event for event, _source in self.published]
 
 

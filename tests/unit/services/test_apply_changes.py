@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fakes import FixedMaskingKey, MemoryEntityMerger, MemoryResyncMarks, RecordingPublisher, RecordingQuarantine
 
-from appflow_ingest.domain.resync_events import RESYNC_REQUIRED
+from appflow_ingest.domain.bus_events.resync_required import RESYNC_REQUIRED
 from appflow_ingest.domain.rules import REDACTED, RULE_SETS, ObjectRules
 from appflow_ingest.domain.timestamps import to_epoch_millis
 from appflow_ingest.services.apply_changes import MAX_ATTEMPTS, ChangeApplier, ConcurrentUpdates

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fakes import MemoryRunLedger, RecordingPublisher
 
+from appflow_ingest.domain.bus_events.flow_runs import FLOW_RUN_COMPLETED, FLOW_RUN_INCOMPLETE
 from appflow_ingest.domain.landing.chunks import Chunk, HandOver, LandedObject
 from appflow_ingest.domain.landing.keys import LandingKey
-from appflow_ingest.domain.runs.ledger import FLOW_RUN_COMPLETED, FLOW_RUN_INCOMPLETE
 from appflow_ingest.services.track_runs import RunTracker
 
 FLOW, EXECUTION = "sf-accounts", "exec-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
 
 
 class PublishError(Exception):
@@ -21,6 +21,6 @@ class PublishError(Exception):
 class EventPublisher(Protocol):
     """The downstream bus."""
 
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None:
+    def publish(self, events: Sequence[BusEvent], source: str) -> None:
         """Publish the events in order; raises ``PublishError`` naming the first one not published."""
         ...

@@ -19,9 +19,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from appflow_ingest.domain.bus_events.resync_required import resync_required_event
 from appflow_ingest.domain.records.quarantine_entries import rejected_event
 from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected
-from appflow_ingest.domain.resync_events import resync_required_event
 from appflow_ingest.domain.salesforce.change_events import (
     CREATE,
     DELETE,

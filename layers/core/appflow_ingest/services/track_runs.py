@@ -21,9 +21,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from appflow_ingest.domain.bus_events.flow_runs import flow_run_event
 from appflow_ingest.domain.landing.chunks import Chunk, HandOver, LandedObject
 from appflow_ingest.domain.landing.keys import LandingKey
-from appflow_ingest.domain.runs.ledger import COMPLETED, RunState, flow_run_event, settle
+from appflow_ingest.domain.runs.ledger import COMPLETED, RunState, settle
 from appflow_ingest.domain.runs.reports import FlowRunReport, RunReportRejected, parse_run_report
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
 from appflow_ingest.ports.bus import EventPublisher

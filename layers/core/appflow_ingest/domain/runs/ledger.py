@@ -1,4 +1,4 @@
-"""The run ledger's rules: when a flow run is settled, whether it reconciles, and what to publish.
+"""The run ledger's rules: when a flow run is settled, and whether it reconciles (its event: domain/bus_events/flow_runs.py).
 
 A run is known by its execution id, from two independent sides that arrive in any order, twice,
 or not at all: the files (planned and finished chunks, counted exactly once each) and AppFlow's
@@ -12,14 +12,9 @@ with new counts and publishes again, so the newest event about a run is the trut
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from appflow_ingest.domain.change_events import ChangeEvent
 from appflow_ingest.domain.runs.reports import SUCCEEDED
-from appflow_ingest.domain.timestamps import to_iso
 
-FLOW_RUN_COMPLETED = "FlowRun Completed"
-FLOW_RUN_INCOMPLETE = "FlowRun Incomplete"
 COMPLETED, INCOMPLETE = "COMPLETED", "INCOMPLETE"
 UNREPORTED = "UNREPORTED"
 
@@ -98,33 +93,3 @@ def settle(state: RunState) -> Settlement | None:
     outcome = INCOMPLETE if reasons else COMPLETED
     signature = f"{state.execution_id}:{outcome}:{state.read}:{state.chunks_finished}:{processed}"
     return Settlement(outcome, tuple(reasons), signature)
-
-
-def flow_run_event(state: RunState, settlement: Settlement) -> ChangeEvent:
-    detail: dict[str, Any] = {
-        "event_id": settlement.event_id,
-        "execution_id": state.execution_id,
-        "flow_name": state.flow_name,
-        "trigger_type": state.trigger_type,
-        "outcome": settlement.outcome,
-        "reasons": list(settlement.reasons),
-        "appflow": {
-            "status": state.appflow_status,
-            "records_processed": state.records_processed,
-            "records_filtered": state.records_filtered,
-            "record_failures": state.record_failures,
-            "start_time": to_iso(state.start_time) if state.start_time is not None else None,
-            "end_time": to_iso(state.end_time) if state.end_time is not None else None,
-        },
-        "ingested": {
-            "files": state.files_seen,
-            "chunks": state.chunks_finished,
-            "read": state.read,
-            "written": state.written,
-            "stale": state.stale,
-            "quarantined": state.quarantined,
-        },
-        "missing": max(0, (state.records_processed or 0) - state.read),
-    }
-    detail_type = FLOW_RUN_COMPLETED if settlement.outcome == COMPLETED else FLOW_RUN_INCOMPLETE
-    return ChangeEvent(event_id=settlement.event_id, detail_type=detail_type, detail=detail)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_ingest.domain.timestamps import to_iso
 
 RESYNC_REQUIRED = "Resync Required"
@@ -10,10 +10,10 @@ RESYNC_REQUIRED = "Resync Required"
 
 def resync_required_event(
     object_name: str, record_id: str | None, *, reason: str, change_type: str, commit_timestamp: int, source: str
-) -> ChangeEvent:
+) -> BusEvent:
     """One event per record (``record_id`` None: the whole object), with a deterministic id."""
     event_id = f"resync:{object_name}:{record_id or '*'}:{commit_timestamp}:{change_type}"
-    return ChangeEvent(
+    return BusEvent(
         event_id=event_id,
         detail_type=RESYNC_REQUIRED,
         detail={

@@ -45,7 +45,7 @@ from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredCont
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
 
-class SourceChange(NamedTuple):
+class SourceVersion(NamedTuple):
     """A new version of a source record and what it contributes."""
 
     source_key: str  # the entity key, <Object>#<Id>
@@ -86,9 +86,9 @@ class WalletAggregator:
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
 
-    def apply(self, changes: Iterable[SourceChange]) -> AggregationReport:
+    def apply(self, changes: Iterable[SourceVersion]) -> AggregationReport:
         report = AggregationReport()
-        newest: dict[str, SourceChange] = {}
+        newest: dict[str, SourceVersion] = {}
         for change in changes:
             report.changes += 1
             current = newest.get(change.source_key)
@@ -105,10 +105,10 @@ class WalletAggregator:
             pending = self._attempt(pending, report)
         raise AggregationConflict(f"{len(pending)} change(s) still contended after {self._max_attempts} attempts")
 
-    def _attempt(self, changes: list[SourceChange], report: AggregationReport) -> list[SourceChange]:
+    def _attempt(self, changes: list[SourceVersion], report: AggregationReport) -> list[SourceVersion]:
         """Read, compute and commit; return the changes whose transaction lost a race."""
         stored = self._store.read_contributions(c.source_key for c in changes)
-        todo: list[tuple[SourceChange, StoredContribution | None]] = []
+        todo: list[tuple[SourceVersion, StoredContribution | None]] = []
         for change in changes:
             previous = stored.get(change.source_key)
             if previous is not None and previous.version >= change.version:
@@ -118,7 +118,7 @@ class WalletAggregator:
         members = {m for change, previous in todo for m in _members(change, previous)}
         passes = self._store.read_passes(members)
         today = self._today()
-        lost: list[SourceChange] = []
+        lost: list[SourceVersion] = []
         for group in _transactions(todo):
             contribution_writes, pass_writes = self._plan(group, passes, today)
             if self._store.commit(contribution_writes, pass_writes):
@@ -132,7 +132,7 @@ class WalletAggregator:
 
     def _plan(
         self,
-        group: list[tuple[SourceChange, StoredContribution | None]],
+        group: list[tuple[SourceVersion, StoredContribution | None]],
         passes: Mapping[str, StoredPass],
         today: date,
     ) -> tuple[list[ContributionWrite], list[PassWrite]]:
@@ -175,7 +175,7 @@ class WalletAggregator:
         return contribution_writes, pass_writes
 
 
-def _members(change: SourceChange, previous: StoredContribution | None) -> set[str]:
+def _members(change: SourceVersion, previous: StoredContribution | None) -> set[str]:
     members = {change.contribution.member}
     if previous is not None:
         members.add(previous.contribution.member)
@@ -183,11 +183,11 @@ def _members(change: SourceChange, previous: StoredContribution | None) -> set[s
 
 
 def _transactions(
-    todo: list[tuple[SourceChange, StoredContribution | None]],
-) -> list[list[tuple[SourceChange, StoredContribution | None]]]:
+    todo: list[tuple[SourceVersion, StoredContribution | None]],
+) -> list[list[tuple[SourceVersion, StoredContribution | None]]]:
     """Cut the changes into transactions of at most 100 actions: one per contribution and per member."""
-    groups: list[list[tuple[SourceChange, StoredContribution | None]]] = []
-    current: list[tuple[SourceChange, StoredContribution | None]] = []
+    groups: list[list[tuple[SourceVersion, StoredContribution | None]]] = []
+    current: list[tuple[SourceVersion, StoredContribution | None]] = []
     members: set[str] = set()
     for change, previous in todo:
         touched = _members(change, previous)
@@ -202,10 +202,10 @@ def _transactions(
 
 
 # ------------------------------------------------------------------------------------ the stream
-def source_change(
+def source_version(
     image: Mapping[str, Any] | None, config: WalletConfig, read_body: Callable[[str], Any] | None = None
-) -> SourceChange | None:
-    """The wallet change an entity item's new image stands for; None when it is not a wallet object.
+) -> SourceVersion | None:
+    """The wallet source version an entity item's new image stands for; None when it is not a wallet object.
 
     A record too large for one item has its body in S3 (``record_ref``): ``read_body`` reads it,
     so the wallet sees the full record whatever its size.
@@ -218,20 +218,20 @@ def source_change(
     )
     if contribution is None:
         return None
-    return SourceChange(str(image["pk"]), int(image["version"]), contribution)
+    return SourceVersion(str(image["pk"]), int(image["version"]), contribution)
 
 
-def aggregate_changes(
+def aggregate_wallet(
     event: Mapping[str, Any], *, aggregator: WalletAggregator, read_body: Callable[[str], Any] | None = None
 ) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
     records = list(DynamoDBStreamEvent(event).records)
     correlate_stream_batch(records)
-    changes: list[SourceChange] = []
+    changes: list[SourceVersion] = []
     failed_at: str | None = None
     for record in records:
         try:
-            change = source_change(record.dynamodb.new_image, aggregator.config, read_body)
+            change = source_version(record.dynamodb.new_image, aggregator.config, read_body)
         except (KeyError, TypeError, ValueError):
             logger.exception("stream record cannot be read", extra={"sequence_number": record.dynamodb.sequence_number})
             failed_at = record.dynamodb.sequence_number

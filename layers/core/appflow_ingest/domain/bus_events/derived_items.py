@@ -1,4 +1,4 @@
-"""Downstream events for items of the derived table: member passes and first sightings of fields.
+"""``MemberPass Changed`` and ``Schema Changed``: the downstream events for items of the derived table: member passes and first sightings of fields.
 
 As for records, the table is the outbox: an event is published from the stream image of an item
 already written, so it is never announced before the write, and a no-op write announces nothing.
@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
 
 SCHEMA_CHANGED = "Schema Changed"
 MEMBER_PASS_CHANGED = "MemberPass Changed"
 
 
-def derived_event_for(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> ChangeEvent | None:
+def derived_item_event(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> BusEvent | None:
     """The event a derived item's stream record stands for; None for contributions and unchanged passes."""
     if not new_image:
         return None
@@ -29,7 +29,7 @@ def derived_event_for(old_image: dict[str, Any] | None, new_image: dict[str, Any
     return None  # contributions are bookkeeping, not news
 
 
-def _schema_changed(old_image: dict[str, Any] | None, new_image: dict[str, Any]) -> ChangeEvent | None:
+def _schema_changed(old_image: dict[str, Any] | None, new_image: dict[str, Any]) -> BusEvent | None:
     if old_image:  # only the insert is the first sighting
         return None
     object_name, field = str(new_image["object"]), str(new_image["field"])
@@ -41,7 +41,7 @@ def _schema_changed(old_image: dict[str, Any] | None, new_image: dict[str, Any])
         "field": field,
         "first_seen_at": new_image.get("first_seen_at"),
     }
-    return ChangeEvent(event_id=event_id, detail_type=SCHEMA_CHANGED, detail=detail)
+    return BusEvent(event_id=event_id, detail_type=SCHEMA_CHANGED, detail=detail)
 
 
 def _pass(image: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -49,7 +49,7 @@ def _pass(image: dict[str, Any] | None) -> dict[str, Any] | None:
     return orjson.loads(text) if text else None
 
 
-def _member_pass_changed(old_image: dict[str, Any] | None, new_image: dict[str, Any]) -> ChangeEvent | None:
+def _member_pass_changed(old_image: dict[str, Any] | None, new_image: dict[str, Any]) -> BusEvent | None:
     new_pass, old_pass = _pass(new_image), _pass(old_image)
     if new_pass is None or new_pass == old_pass:
         return None  # aggregate bookkeeping changed (a contribution's version), the pass did not
@@ -61,4 +61,4 @@ def _member_pass_changed(old_image: dict[str, Any] | None, new_image: dict[str, 
     digest = hashlib.sha256(orjson.dumps(new_pass, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
     event_id = f"MemberPass:{member}:{int(new_image.get('revision', 0))}:{digest}"
     detail = {"event_id": event_id, **new_pass, "previous": old_pass}
-    return ChangeEvent(event_id=event_id, detail_type=MEMBER_PASS_CHANGED, detail=detail)
+    return BusEvent(event_id=event_id, detail_type=MEMBER_PASS_CHANGED, detail=detail)

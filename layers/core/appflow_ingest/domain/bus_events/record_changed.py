@@ -1,4 +1,4 @@
-"""Downstream change events, derived from the entity table's old and new images.
+"""``Record Changed``: the downstream event of a stored record's new version, from the entity table's old and new images.
 
 The table is the outbox: an event exists exactly when the stored data changed, so a no-op write
 (equal or older version) publishes nothing, and a crash between write and publish loses nothing
@@ -14,38 +14,27 @@ flow does not map woke every consumer for nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from appflow_ingest.domain.bus_events.envelope import MAX_ENTRY_BYTES, BusEvent
 from appflow_ingest.domain.records.body_codec import record_of_image
 from appflow_ingest.domain.records.versions import DEFAULT_VOLATILE_FIELDS
 from appflow_ingest.domain.timestamps import to_iso
 
-DETAIL_TYPE = "Record Changed"
+RECORD_CHANGED = "Record Changed"
 UPSERT = "UPSERT"
 DELETE = "DELETE"
-MAX_ENTRY_BYTES = 256 * 1024
 # Headroom for the envelope fields EventBridge counts in the entry size.
 _DETAIL_BUDGET = MAX_ENTRY_BYTES - 4 * 1024
 _ABSENT = object()
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
-    event_id: str
-    detail_type: str
-    detail: dict[str, Any]
-
-    def detail_json(self) -> str:
-        return orjson.dumps(self.detail).decode()
-
-
 def superseded_body(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> str | None:
     """The S3 body the old image pointed at, if the new image no longer does (a newer version replaced it)."""
     old_ref = (old_image or {}).get("record_ref")
-    if not old_ref or "kind" in (old_image or {}):
+    if not old_ref:
         return None
     new_ref = (new_image or {}).get("record_ref")
     if new_image is None or new_ref == old_ref:
@@ -61,7 +50,7 @@ def _version(image: dict[str, Any] | None) -> int | None:
 
 def version_advanced(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> bool:
     """Whether a stream record moved an entity item to a newer version (with or without a change of data)."""
-    if not new_image or "kind" in new_image:
+    if not new_image:
         return False
     new_version, old_version = _version(new_image), _version(old_image)
     return new_version is not None and (old_version is None or new_version > old_version)
@@ -84,15 +73,15 @@ def changed_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None)
     return sorted(name for name in old.keys() | new.keys() if not _same(old.get(name, _ABSENT), new.get(name, _ABSENT)))
 
 
-def change_event_for(
+def record_changed_event(
     old_image: dict[str, Any] | None,
     new_image: dict[str, Any] | None,
     *,
     table: str,
     volatile_fields: Mapping[str, frozenset[str]] | None = None,
     read_body: Callable[[str], Any] | None = None,
-) -> ChangeEvent | None:
-    """The event a stream record stands for, or None when the stored data did not change.
+) -> BusEvent | None:
+    """The ``Record Changed`` event an entity-table stream record stands for, or None when the stored data did not change.
 
     Images are deserialized entity items: pk, object, record_id, version (epoch ms), deleted,
     record (JSON text, or gzip with ``codec``: domain/records/body_codec.py). A stream record whose
@@ -106,10 +95,6 @@ def change_event_for(
     ``read_body``, or the body is gone) counts every field of both versions as changed, so no real
     change can go unpublished.
     """
-    if new_image is not None and "kind" in new_image:  # an item of the derived table, not a record
-        from appflow_ingest.domain.derived_events import derived_event_for
-
-        return derived_event_for(old_image, new_image)
     new_version = _version(new_image)
     if new_image is None or new_version is None:
         return None  # removal of an item: records are deleted by tombstone, never removed
@@ -152,9 +137,9 @@ def change_event_for(
         detail["record_ref"] = {"s3": new_image["record_ref"], "bucket": bucket, "key": key}
         if new_image.get("record_bytes") is not None:
             detail["record_ref"]["bytes"] = int(new_image["record_bytes"])
-        return ChangeEvent(event_id=event_id, detail_type=DETAIL_TYPE, detail=detail)
+        return BusEvent(event_id=event_id, detail_type=RECORD_CHANGED, detail=detail)
     if len(orjson.dumps(detail)) > _DETAIL_BUDGET:
         # Too large for the bus: consumers fetch the record by key instead.
         detail["record"] = None
         detail["record_ref"] = {"table": table, "pk": new_image["pk"]}
-    return ChangeEvent(event_id=event_id, detail_type=DETAIL_TYPE, detail=detail)
+    return BusEvent(event_id=event_id, detail_type=RECORD_CHANGED, detail=detail)
