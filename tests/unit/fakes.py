@@ -8,6 +8,7 @@ assert on it. They are typed against their Protocol, so mypy checks that they st
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -15,11 +16,12 @@ from typing import Any
 
 from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion
 from appflow_ingest.domain.runs.ledger import RunState
 from appflow_ingest.domain.runs.reports import FlowRunReport
 from appflow_ingest.domain.salesforce.merge import StoredRecord
 from appflow_ingest.ports.bus import PublishError
+from appflow_ingest.ports.entities import OURS, STALE, WRITTEN, RecordBodyMissing, WriteFailed, WriteOutcome
 from appflow_ingest.ports.landing import ObjectChanged
 from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass
 
@@ -122,6 +124,70 @@ class RecordingPublisher:
     @property
     def events(self) -> list[BusEvent]:
         return [event for event, _source in self.published]
+
+
+class MemoryEntityStore:
+    """The entity table for ingest: newest wins per key, each item keeps its writer (EntityStore).
+
+    ``refuse``: record ids refused for their own sake (as DynamoDB refuses a key or a size);
+    ``fail``: every write raises ``WriteFailed`` (retries ran out).
+    """
+
+    def __init__(self, refuse: Iterable[str] = (), fail: bool = False) -> None:
+        self.items: dict[str, tuple[RecordVersion, str]] = {}
+        self.refuse = set(refuse)
+        self.fail = fail
+        self.calls = 0
+
+    def write_newest(
+        self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
+    ) -> WriteOutcome:
+        self.calls += 1
+        if self.fail:
+            raise WriteFailed(f"{len(versions)} versions not written after retries")
+        outcome = WriteOutcome()
+        for version in versions:
+            if version.id in self.refuse:
+                outcome.add(version, RecordRejected(None, "an item DynamoDB accepts; it refused this one: test"))
+                continue
+            stored = self.items.get(version.key)
+            if stored is None or stored[0].version < version.version:
+                self.items[version.key] = (version, writer or source)
+                outcome.add(version, WRITTEN)
+            elif stored[0].version == version.version and stored[1] == (writer or source):
+                outcome.add(version, OURS)
+            else:
+                outcome.add(version, STALE)
+        return outcome
+
+    def stored(self, key: str) -> RecordVersion | None:
+        """The version stored under an entity key."""
+        found = self.items.get(key)
+        return None if found is None else found[0]
+
+
+class MemoryRecordBodies:
+    """Record bodies by URI; tagging superseded is recorded, a missing body raises (RecordBodies)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, Any] = {}
+        self.superseded: list[str] = []
+
+    def uri_for(self, version: RecordVersion, body: bytes) -> str:
+        return f"s3://bodies/{version.key}/{version.version}.json"
+
+    def put(self, version: RecordVersion, body: bytes) -> str:
+        uri = self.uri_for(version, body)
+        self.bodies[uri] = json.loads(body)
+        return uri
+
+    def read(self, uri: str) -> Any:
+        if uri not in self.bodies:
+            raise RecordBodyMissing(f"{uri}: the record body is missing")
+        return self.bodies[uri]
+
+    def mark_superseded(self, uri: str) -> None:
+        self.superseded.append(uri)
 
 
 class MemoryEntityMerger:
