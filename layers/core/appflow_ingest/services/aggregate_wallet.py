@@ -59,6 +59,8 @@ class AggregationConflict(RuntimeError):
 
 @dataclass
 class AggregationReport:
+    """What a stream batch did to the wallet: changes seen, applied, stale, retries and passes written."""
+
     changes: int = 0
     applied: int = 0
     stale: int = 0  # equal or older than the contribution already counted
@@ -67,10 +69,13 @@ class AggregationReport:
 
 
 def utc_today() -> date:
+    """Today in UTC (the day a pass is derived for)."""
     return datetime.now(UTC).date()
 
 
 class WalletAggregator:
+    """Moves each source record's contribution between members and derives their passes, in one transaction."""
+
     def __init__(
         self,
         store: WalletStore,
@@ -87,6 +92,7 @@ class WalletAggregator:
         self._backoff = backoff_seconds
 
     def apply(self, changes: Iterable[SourceVersion]) -> AggregationReport:
+        """Apply the newest version of each source record; raises ``AggregationConflict`` when races keep being lost."""
         report = AggregationReport()
         newest: dict[str, SourceVersion] = {}
         for change in changes:

@@ -22,6 +22,7 @@ class LandedObject:
 
     @property
     def uri(self) -> str:
+        """The object's ``s3://bucket/key``."""
         return f"s3://{self.bucket}/{self.key}"
 
 
@@ -50,6 +51,7 @@ class Chunk:
 
     @property
     def uri(self) -> str:
+        """The object's ``s3://bucket/key``."""
         return f"s3://{self.bucket}/{self.key}"
 
     @property
@@ -70,6 +72,7 @@ class Chunk:
         return replace(self, start=offset, first_row=first_row, handed_over_from=self.start)
 
     def to_json(self) -> str:
+        """The chunk as its queue message."""
         return orjson.dumps(asdict(self)).decode()
 
     @classmethod

@@ -42,6 +42,7 @@ def is_data_object_key(key: str) -> bool:
 
 
 def parse_landing_key(key: str, known_flows: Collection[str] = ()) -> LandingKey:
+    """Where a key sits in AppFlow's layout (flow, schema version, date path, execution id, partitions)."""
     parts = key.split("/")
     file_name = parts.pop()
     anchor = next((i for i, folder in enumerate(parts) if folder in known_flows), None)

@@ -99,4 +99,5 @@ def _base(chunk: Chunk, offset: int, kind: str, field: str | None, reason: str) 
 
 
 def to_json_lines(entries: list[dict[str, Any]]) -> bytes:
+    """Quarantine entries as the JSON Lines object the quarantine stores."""
     return b"".join(orjson.dumps(entry, default=str) + b"\n" for entry in entries)

@@ -77,14 +77,17 @@ class RecordVersion(NamedTuple):
 
     @property
     def key(self) -> str:
+        """The entity key, ``<Object>#<Id>``."""
         return entity_key(self.object, self.id)
 
     @property
     def version_iso(self) -> str:
+        """The version as ISO-8601 UTC with milliseconds."""
         return to_iso(self.version)
 
 
 def entity_key(object_name: str, record_id: str) -> str:
+    """The entity table's key of a record: ``<Object>#<Id>``."""
     return f"{object_name}#{record_id}"
 
 

@@ -57,17 +57,21 @@ class RunState:
 
     @property
     def chunks_pending(self) -> int:
+        """Planned chunks not yet finished."""
         return max(0, self.chunks_planned - self.chunks_finished)
 
 
 @dataclass(frozen=True)
 class Settlement:
+    """How a settled run ends (COMPLETED or INCOMPLETE), why, and the signature its event is about."""
+
     outcome: str  # COMPLETED or INCOMPLETE
     reasons: tuple[str, ...]
     signature: str  # what the published event is about; the same state settles to the same signature
 
     @property
     def event_id(self) -> str:
+        """The id of the run's event: one per distinct settlement."""
         return f"flowrun:{self.signature}"
 
 

@@ -29,6 +29,8 @@ class RunReportRejected(ValueError):
 
 @dataclass(frozen=True)
 class FlowRunReport:
+    """One Start or End Flow Run Report, as read from AppFlow's event."""
+
     kind: str  # "START" or "END"
     event_id: str
     execution_id: str
@@ -93,6 +95,7 @@ def parse_destination(value: Any) -> tuple[str | None, str]:
 
 
 def classify_status(status: str | None, kind: str) -> str:
+    """AppFlow's run status text as RUNNING, SUCCEEDED, CANCELED, FAILED, or the status itself in upper case."""
     if kind == "START" and not status:
         return RUNNING
     text = (status or "").lower()
@@ -111,6 +114,7 @@ def _text(detail: Mapping[str, Any], field: str) -> str | None:
 
 
 def parse_run_report(event: Mapping[str, Any]) -> FlowRunReport:
+    """The report an AppFlow run event carries; raises ``RunReportRejected`` naming the field at fault."""
     detail_type = event.get("detail-type")
     if detail_type not in (START_REPORT, END_REPORT):
         raise RunReportRejected("detail-type", f"{START_REPORT!r} or {END_REPORT!r}", detail_type)

@@ -72,6 +72,7 @@ class SalesforceChange:
 
     @property
     def is_gap(self) -> bool:
+        """Whether Salesforce sent a gap event (the values are not in it: the record needs a resync)."""
         return self.change_type.startswith(GAP_PREFIX)
 
     @property
