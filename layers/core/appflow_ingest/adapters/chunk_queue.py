@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from appflow_ingest.domain.chunks import Chunk
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.ports.landing import ChunkQueueError
 
 _SQS_BATCH = 10
-
-
-class ChunkQueueError(Exception):
-    """Some chunk messages could not be queued."""
 
 
 class SqsChunkQueue:

@@ -10,16 +10,13 @@ from typing import Any, BinaryIO
 from botocore.exceptions import ClientError
 from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.ports.landing import ObjectChanged
 
 BLOCK_SIZE = 1024 * 1024  # what one read of a GET's body returns: parsing starts after the first
 SEGMENT_SIZE = 16 * 1024 * 1024  # what one GET asks for; a rest up to a quarter longer joins it
 TAIL_BLOCK = 64 * 1024
 READ_ATTEMPTS = 3  # per block: a GET whose body breaks is reopened from the first byte not yet read
-
-
-class ObjectChanged(Exception):
-    """The object was overwritten or deleted after it was planned; its new version is planned on its own."""
 
 
 def _normal_etag(etag: str | None) -> str | None:

@@ -29,13 +29,10 @@ from urllib.parse import quote
 import orjson
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.ports.entities import RecordBodyMissing
 
 SUPERSEDED_TAG = {"Key": "superseded", "Value": "true"}
-
-
-class RecordBodyMissing(RuntimeError):
-    """An item points at a body that is not there (expired or deleted by hand)."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -47,6 +44,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3RecordBodies:
+    """Record bodies as S3 objects (``ports.entities.RecordBodies``), keyed by entity key, version and digest."""
+
     def __init__(self, s3: Any, bucket: str, prefix: str = "records/") -> None:
         self._s3 = s3
         self._bucket = bucket

@@ -14,16 +14,16 @@ again and recomputes).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 from zlib import crc32
 
 import orjson
 from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.wallet import Aggregate, Contribution
+from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass
 
 _BATCH_GET_MAX = 100
 # The passes due for re-derivation are found through a sparse index (pass items with a next_change)
@@ -42,39 +42,6 @@ def contribution_key(source_key: str) -> str:
 
 def pass_key(member: str) -> str:
     return f"pass#{member}"
-
-
-class StoredContribution(NamedTuple):
-    version: int
-    contribution: Contribution
-
-
-class StoredPass(NamedTuple):
-    aggregate: Aggregate
-    revision: int
-    derived: dict[str, Any] | None
-    next_change: str | None = None  # ISO date the pass may change on by the calendar alone
-
-
-@dataclass(frozen=True)
-class ContributionWrite:
-    source_key: str
-    version: int
-    contribution: Contribution
-    read_version: int | None  # None: the item did not exist when read
-
-
-@dataclass(frozen=True)
-class PassWrite:
-    member: str
-    aggregate: Aggregate
-    derived: dict[str, Any]
-    read_revision: int  # 0: the item did not exist when read
-    next_change: date | None = None  # the day the pass must be derived again (domain/wallet.next_change)
-
-    @property
-    def revision(self) -> int:
-        return self.read_revision + 1
 
 
 class DynamoWalletStore:
