@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from appflow_ingest.settings import ConfigurationError
 from appflow_local import config_commands, local_commands
+from appflow_local.clients import DEFAULT_REGION
 from appflow_local.configuration import ConfigurationFileError
 from appflow_local.consumers.commands import add_consumer_commands
 from appflow_local.emulator.handler_output import route_library_logs
@@ -44,7 +45,7 @@ from appflow_local.operations import commands as operations
 from appflow_local.operations.errors import OperationFailed, UserError
 from appflow_local.operations.target import check_endpoint_url, check_reachable
 from appflow_local.stack.description import StackNotProvisioned
-from appflow_local.stack.template import DEFAULT_REGION, DEFAULT_STACK_NAME, TemplateError
+from appflow_local.stack.template import DEFAULT_STACK_NAME, TemplateError
 
 
 def _parameter(text: str) -> tuple[str, str]:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from appflow_ingest.settings import ConfigurationError
+from appflow_local.clients import DEFAULT_REGION, Emulator
 from appflow_local.emulator.runtime import LocalRuntime, RunSummary
-from appflow_local.emulator.server import Emulator, embedded_emulator
+from appflow_local.emulator.server import embedded_emulator
 from appflow_local.operations import commands as operations
 from appflow_local.operations.errors import UserError
 from appflow_local.runs.progress import ProgressLine
@@ -22,7 +23,7 @@ from appflow_local.runs.replay import land_run, replay_run
 from appflow_local.stack.description import StackDescription, load_stack
 from appflow_local.stack.provision import provision_with_config, sam_env_vars
 from appflow_local.stack.readback import published_events, stored_records
-from appflow_local.stack.template import DEFAULT_REGION, DEFAULT_STACK_NAME, Template, default_template_path
+from appflow_local.stack.template import DEFAULT_STACK_NAME, Template, default_template_path
 
 
 def _emulator(args: argparse.Namespace) -> Emulator:

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from appflow_ingest.domain.records.salesforce_ids import to_18_character_id
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime, RunSummary
-from appflow_local.emulator.server import Emulator
 from appflow_local.sample_run.generator import LandedFile, end_flow_run_report
 from appflow_local.sample_run.oracle import differences, expected_outcome
 from appflow_local.stack.description import landing_bucket

@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from appflow_local.cli import build_parser, main
+from appflow_local.clients import Emulator
 from appflow_local.consumers.snapshot import Checkpoint, CheckpointFile
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import StackNotProvisioned, load_stack
 
 pytestmark = pytest.mark.integration

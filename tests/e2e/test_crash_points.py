@@ -38,8 +38,8 @@ import pytest
 from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.run_ledger import DynamoRunLedger
 from appflow_ingest.services.ingest_chunk import ChunkIngester
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.operations.reingest import plan_chunks, reingest, reingest_scope
 from appflow_local.operations.target import resolve_target
 from appflow_local.sample_run.generator import LandedFile, end_flow_run_report, salesforce_id

@@ -16,7 +16,8 @@ import jsonschema
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator.server import Emulator, embedded_emulator
+from appflow_local.clients import Emulator
+from appflow_local.emulator.server import embedded_emulator
 from appflow_local.stack.description import load_stack
 from appflow_local.stack.provision import sam_env_vars
 from appflow_local.stack.readback import member_passes, published_events, run_ledger, stored_records

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from appflow_local.clients import Emulator
 from appflow_local.configuration import load_configuration, stack_parameters
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import function_environment, load_stack
 from appflow_local.stack.template import Resolver, Template
 

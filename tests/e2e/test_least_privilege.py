@@ -35,8 +35,8 @@ from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
 from appflow_ingest.adapters.entity_store import ABSENT, DynamoEntityStore, StoredVersion, to_item
 from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.timestamps import to_epoch_millis
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.runs.demo import DEMO_CONFIG
 from appflow_local.sample_run.generator import FLOW_OBJECTS, end_flow_run_report, generate_run, salesforce_id
 from appflow_local.stack.description import StackDescription, landing_bucket

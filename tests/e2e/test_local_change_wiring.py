@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.provision import local_bus_name, provision
 from appflow_local.stack.readback import published_events, stored_records
 from appflow_local.stack.template import Template

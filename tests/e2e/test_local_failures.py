@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator.server import Emulator
+from appflow_local.clients import Emulator
 from appflow_local.stack.description import load_stack
 from appflow_local.stack.template import Template
 

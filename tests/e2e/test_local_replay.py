@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator.server import Emulator
+from appflow_local.clients import Emulator
 from appflow_local.sample_run.generator import NEW_ACCOUNT_FIELD, LandedFile, end_flow_run_report, generate_run
 from appflow_local.sample_run.oracle import differences, expected_outcome
 from appflow_local.stack.description import landing_bucket, load_stack

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from appflow_local.cli import main
+from appflow_local.clients import Emulator
 from appflow_local.emulator.handler_output import HandlerOutput, emf_metrics
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import landing_bucket
 from appflow_local.stack.provision import provision
 from appflow_local.stack.template import Resolver, Template

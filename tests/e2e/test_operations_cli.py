@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from appflow_local.cli import main
-from appflow_local.emulator.server import Emulator
+from appflow_local.clients import Emulator
 from appflow_local.stack.description import load_stack
 from appflow_local.stack.readback import published_events
 

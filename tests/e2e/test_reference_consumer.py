@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from appflow_local.cli import main
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.sample_run.generator import ACCOUNT_FLOW
 from appflow_local.stack.description import StackDescription, load_stack
 from appflow_local.stack.provision import provision

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jsonschema
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import landing_bucket
 from appflow_local.stack.provision import provision
 from appflow_local.stack.readback import published_events, stored_records

@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 
 from appflow_local.cli import main
+from appflow_local.clients import Emulator
 from appflow_local.consumers.snapshot import CheckpointFile, S3Target, SnapshotSource, take_snapshot
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import load_stack
 from appflow_local.stack.readback import member_passes, published_events, stored_records
 

@@ -218,7 +218,7 @@ def test_the_body_bucket_expires_only_superseded_bodies_after_the_grace_period()
 
 
 def test_local_mode_provisions_the_body_bucket_with_its_lifecycle_rule(moto_endpoint, stack_name):
-    from appflow_local.emulator.server import Emulator
+    from appflow_local.clients import Emulator
     from appflow_local.stack.provision import provision
     from appflow_local.stack.template import Template
 

@@ -26,8 +26,8 @@ from typing import Any, Protocol, TextIO
 
 from botocore.exceptions import ClientError
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.function_runtime import Invocation, LocalFunction
-from appflow_local.emulator.server import Emulator
 
 # Locally a record that keeps failing must not spin forever where AWS would retry for days.
 LOCAL_RETRY_CAP = 100

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TextIO
 
+from appflow_local.clients import DUMMY_CREDENTIALS
 from appflow_local.emulator.handler_output import HandlerOutput, capture
-from appflow_local.emulator.server import DUMMY_CREDENTIALS
 from appflow_local.stack.template import ACCOUNT_ID, FunctionSpec
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.event_sources import (
     CheckpointStore,
     EventBridgeDelivery,
@@ -25,7 +26,6 @@ from appflow_local.emulator.event_sources import (
     queue_depth,
 )
 from appflow_local.emulator.function_runtime import Invocation, LocalFunction
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import StackDescription, function_environment
 from appflow_local.stack.template import FunctionSpec, Template, TemplateError
 

@@ -25,7 +25,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from appflow_local.emulator.server import DUMMY_CREDENTIALS, Emulator
+from appflow_local.clients import DUMMY_CREDENTIALS, Emulator
 from appflow_local.operations.errors import OperationFailed, UserError
 from appflow_local.stack.description import StackDescription, StackNotProvisioned, load_stack
 from appflow_local.stack.template import DEFAULT_STACK_NAME, Template, TemplateError, default_template_path

@@ -18,8 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime, RunSummary
-from appflow_local.emulator.server import Emulator, embedded_emulator
+from appflow_local.emulator.server import embedded_emulator
 from appflow_local.operations.target import emulated_target
 from appflow_local.runs.progress import ProgressLine
 from appflow_local.sample_run.generator import FLOW_OBJECTS, AppFlowRun, end_flow_run_report, generate_run

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from appflow_local.clients import Emulator
 from appflow_local.emulator.runtime import LocalRuntime, RunSummary
-from appflow_local.emulator.server import Emulator
 from appflow_local.operations.quarantine import QuarantineFilter, entries, reason_class
 from appflow_local.operations.target import emulated_target
 from appflow_local.runs.progress import ProgressLine

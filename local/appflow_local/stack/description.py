@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from appflow_local.emulator.server import Emulator
+from appflow_local.clients import Emulator
 from appflow_local.stack.template import FunctionSpec, Resolver, Template, TemplateError
 
 STACK_OBJECT_KEY = "stack.json"

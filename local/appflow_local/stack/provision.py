@@ -18,8 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from appflow_local.clients import Emulator
 from appflow_local.configuration import load_configuration, push
-from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import (
     Delivery,
     StackDescription,

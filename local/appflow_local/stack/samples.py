@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from appflow_local.emulator.server import Emulator
+from appflow_local.clients import Emulator
 from appflow_local.stack.description import StackDescription
 from appflow_local.stack.template import Template, TemplateError
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from appflow_local.clients import DEFAULT_REGION
+
 DEFAULT_STACK_NAME = "appflow-ingest"
-DEFAULT_REGION = "us-east-1"
 # moto's default account: ARNs built here match the ones moto returns.
 ACCOUNT_ID = "123456789012"
 
