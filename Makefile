@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration e2e lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration e2e lint typecheck format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ e2e: dev
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy strict on the Lambda layer (pyproject.toml [tool.mypy]); the stub packages come with `make dev`.
+typecheck: dev
+	$(BIN)/mypy
 
 format: dev
 	$(BIN)/ruff format .

@@ -64,7 +64,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from botocore.exceptions import ClientError
@@ -72,6 +72,10 @@ from botocore.exceptions import ClientError
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
 from appflow_ingest.domain.records import MAX_KEY_BYTES, RecordRejected, RecordVersion
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import BatchStatementRequestTypeDef, TransactWriteItemTypeDef
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
@@ -173,6 +177,15 @@ def refusal(item: dict[str, Any]) -> RecordRejected | None:
             None, f"an item of at most {MAX_ITEM_BYTES // 1024} KB (DynamoDB's item limit), this one is {size} bytes"
         )
     return None
+
+
+def returned_item(item: object) -> dict[str, Any] | None:
+    """The stored item a failed condition sent back (``ReturnValuesOnConditionCheckFailure``), or None.
+
+    It is the item's attribute map; botocore's stubs call it ``object`` in ``ClientError.response``
+    and a key/value pair in a cancellation reason, hence the check rather than a cast.
+    """
+    return item if isinstance(item, dict) else None
 
 
 def refusal_from_error(error: ClientError) -> RecordRejected | None:
@@ -331,7 +344,7 @@ def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> boo
 class DynamoEntityStore:
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         table: str,
         *,
         concurrency: int = 32,
@@ -385,7 +398,7 @@ class DynamoEntityStore:
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return self._lost(prepared, error.response.get("Item"))
+                return self._lost(prepared, returned_item(error.response.get("Item")))
             refused = refusal_from_error(error)
             if refused is None:
                 raise
@@ -466,7 +479,7 @@ class DynamoEntityStore:
             hints[key["pk"]["S"]] = UNKNOWN
         return hints
 
-    def _statement(self, prepared: PreparedWrite, hint: Hint) -> dict[str, Any]:
+    def _statement(self, prepared: PreparedWrite, hint: Hint) -> BatchStatementRequestTypeDef:
         """The conditioned PartiQL statement for a version: INSERT where the read found no item, else UPDATE."""
         item = prepared.item
         names = tuple(item)
@@ -490,7 +503,8 @@ class DynamoEntityStore:
 
     def _execute(self, group: list[PreparedWrite], hints: dict[str, Hint]) -> tuple[WriteOutcome, list[PreparedWrite]]:
         """One BatchExecuteStatement, statements refused for capacity sent again: (its outcome, those to put instead)."""
-        outcome, fallback, pending = WriteOutcome(), [], group
+        outcome, pending = WriteOutcome(), group
+        fallback: list[PreparedWrite] = []
         for attempt in range(_MAX_READ_FIRST_ROUNDS):
             try:
                 response = self._dynamodb.batch_execute_statement(
@@ -502,16 +516,16 @@ class DynamoEntityStore:
                 # The request as a whole refused (DynamoDB does not always say for which
                 # statement): each goes alone, so only a bad one is refused.
                 return outcome, fallback + pending
-            retry = []
+            retry: list[PreparedWrite] = []
             for prepared, answer in zip(pending, response["Responses"], strict=True):
-                error = answer.get("Error")
-                if error is None:
+                failure = answer.get("Error")
+                if failure is None:
                     outcome.add(prepared.version, WRITTEN)
-                elif error.get("Code") in _RETRYABLE_REASONS:
+                elif failure.get("Code") in _RETRYABLE_REASONS:
                     retry.append(prepared)
-                elif error.get("Code") == "ConditionalCheckFailed" and error.get("Item"):
+                elif failure.get("Code") == "ConditionalCheckFailed" and failure.get("Item"):
                     # The item went newer (or equal) since it was read, or holds this writer's own write.
-                    outcome.add(prepared.version, self._lost(prepared, error["Item"]))
+                    outcome.add(prepared.version, self._lost(prepared, failure["Item"]))
                 else:
                     # DuplicateItem (created since the read), an UPDATE of a missing item, or a
                     # refusal of this item: the conditional put decides, and names a refusal.
@@ -565,7 +579,7 @@ class DynamoEntityStore:
                 still = []
                 for prepared, reason in zip(pending, reasons, strict=True):
                     if reason.get("Code") == "ConditionalCheckFailed":
-                        outcome.add(prepared.version, self._lost(prepared, reason.get("Item")))
+                        outcome.add(prepared.version, self._lost(prepared, returned_item(reason.get("Item"))))
                     else:
                         still.append(prepared)
                 pending = still
@@ -579,7 +593,7 @@ class DynamoEntityStore:
             raise WriteFailed(f"{len(pending)} versions not written after {_MAX_TRANSACT_ROUNDS} transaction rounds")
         return outcome
 
-    def _conditional_put(self, prepared: PreparedWrite) -> dict[str, Any]:
+    def _conditional_put(self, prepared: PreparedWrite) -> TransactWriteItemTypeDef:
         return {
             "Put": {
                 "TableName": self._table,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.change_events import ChangeEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 _PUT_EVENTS_MAX = 10
 
@@ -22,7 +26,9 @@ class PublishError(Exception):
 
 
 class EventBridgePublisher:
-    def __init__(self, events: Any, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2) -> None:
+    def __init__(
+        self, events: EventBridgeClient, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2
+    ) -> None:
         self._events = events
         self._bus_name = bus_name
         self._attempts = attempts
@@ -50,7 +56,7 @@ class EventBridgePublisher:
             if pending:
                 raise PublishError(first, reasons)
 
-    def _entry(self, event: ChangeEvent, source: str) -> dict[str, Any]:
+    def _entry(self, event: ChangeEvent, source: str) -> PutEventsRequestEntryTypeDef:
         return {
             "EventBusName": self._bus_name,
             "Source": source,

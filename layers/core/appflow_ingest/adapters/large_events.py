@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3EventDocuments:
-    def __init__(self, s3: Any) -> None:
+    def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
 
     def read_json(self, bucket: str, key: str) -> Any:

@@ -6,14 +6,17 @@ not be masked goes, under the same key, to the raw quarantine bucket, and its en
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appflow_ingest.domain.chunks import Chunk
 from appflow_ingest.domain.quarantine import split_clear_content, to_json_lines
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3Quarantine:
-    def __init__(self, s3: Any, bucket: str, *, raw_bucket: str, prefix: str = "quarantine/") -> None:
+    def __init__(self, s3: S3Client, bucket: str, *, raw_bucket: str, prefix: str = "quarantine/") -> None:
         self._s3 = s3
         self._bucket = bucket
         self._raw_bucket = raw_bucket

@@ -8,9 +8,12 @@ carries record changes only. Marking is idempotent per event: the event ids are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.timestamps import to_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 WHOLE_OBJECT = "*"  # a GAP_OVERFLOW names no records: the whole object needs a resync
 
@@ -20,7 +23,7 @@ def resync_key(object_name: str, record_id: str) -> str:
 
 
 class DynamoResyncMarks:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 

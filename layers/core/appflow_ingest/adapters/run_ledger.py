@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.run_ledger import RunState
 from appflow_ingest.domain.run_reports import FlowRunReport
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 RUN = "run#"
 REINGESTION = "reingest#"
@@ -56,7 +59,7 @@ def _s(value: str) -> dict[str, str]:
 
 
 class DynamoRunLedger:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
@@ -313,7 +316,7 @@ class DynamoRunLedger:
 
     def runs(self) -> list[RunState]:
         """Every run in the ledger (for operators and local mode; a scan, not for the hot path)."""
-        states = []
+        states: list[RunState] = []
         for page in self._dynamodb.get_paginator("scan").paginate(
             TableName=self._table,
             FilterExpression="begins_with(pk, :run)",

@@ -8,9 +8,12 @@ its INSERT into one ``Schema Changed`` event (the table is the outbox, as for re
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 SCHEMA_KIND = "schema"
 
@@ -20,7 +23,7 @@ def schema_key(object_name: str, field: str) -> str:
 
 
 class DynamoSchemaRegistry:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 

@@ -17,13 +17,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zlib import crc32
 
 import orjson
 from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.wallet import Aggregate, Contribution
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 _BATCH_GET_MAX = 100
 # The passes due for re-derivation are found through a sparse index (pass items with a next_change)
@@ -78,7 +82,7 @@ class PassWrite:
 
 
 class DynamoWalletStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
@@ -146,16 +150,16 @@ class DynamoWalletStore:
             raise
         return True
 
-    def _put_contribution(self, write: ContributionWrite) -> dict[str, Any]:
+    def _put_contribution(self, write: ContributionWrite) -> TransactWriteItemTypeDef:
         item = {
             "pk": {"S": contribution_key(write.source_key)},
             "kind": {"S": "contribution"},
             "version": {"N": str(write.version)},
             "contribution": {"S": orjson.dumps(write.contribution.to_json()).decode()},
         }
-        return {"Put": {"TableName": self._table, "Item": item, **_unchanged_since("version", write.read_version)}}
+        return _put_unless_changed(self._table, item, "version", write.read_version)
 
-    def _put_pass(self, write: PassWrite) -> dict[str, Any]:
+    def _put_pass(self, write: PassWrite) -> TransactWriteItemTypeDef:
         aggregate = {
             "sums": {k: str(v) for k, v in sorted(write.aggregate.sums.items())},
             "facts": write.aggregate.facts,
@@ -171,19 +175,21 @@ class DynamoWalletStore:
         if write.next_change is not None:
             item["due_shard"] = {"S": rederive_shard(write.member)}
             item["next_change"] = {"S": write.next_change.isoformat()}
-        return {
-            "Put": {"TableName": self._table, "Item": item, **_unchanged_since("revision", write.read_revision or None)}
-        }
+        return _put_unless_changed(self._table, item, "revision", write.read_revision or None)
 
 
-def _unchanged_since(attribute: str, read_value: int | None) -> dict[str, Any]:
+def _put_unless_changed(
+    table: str, item: dict[str, Any], attribute: str, read_value: int | None
+) -> TransactWriteItemTypeDef:
+    """A transactional Put of ``item`` that fails if ``attribute`` moved since it was read (or, unread, if it exists)."""
+    put: PutTypeDef = {"TableName": table, "Item": item}
     if read_value is None:
-        return {"ConditionExpression": "attribute_not_exists(pk)"}
-    return {
-        "ConditionExpression": "#a = :read",
-        "ExpressionAttributeNames": {"#a": attribute},
-        "ExpressionAttributeValues": {":read": {"N": str(read_value)}},
-    }
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "#a = :read"
+        put["ExpressionAttributeNames"] = {"#a": attribute}
+        put["ExpressionAttributeValues"] = {":read": {"N": str(read_value)}}
+    return {"Put": put}
 
 
 def _stored_pass(item: dict[str, Any]) -> StoredPass:

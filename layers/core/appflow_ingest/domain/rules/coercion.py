@@ -93,9 +93,9 @@ def to_number(value: Any) -> int | float | str | None:
     A value a float cannot hold exactly (more than ~15 significant digits) stays a decimal string,
     so no amount is ever rounded; aggregation reads all three forms as Decimal.
     """
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:  # exactly int: a bool goes on and is refused below
         return value
+    kind = type(value)
     number = value if kind is float else _short_decimal_text(value) if kind is str else None
     if number is not None:
         if not number.is_integer():
@@ -107,9 +107,9 @@ def to_number(value: Any) -> int | float | str | None:
 
 
 def to_integer(value: Any) -> int | None:
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:  # exactly int: a bool goes on and is refused below
         return value
+    kind = type(value)
     number = value if kind is float else _short_decimal_text(value) if kind is str else None
     if number is not None and number.is_integer() and -_EXACT_FLOAT_INT < number < _EXACT_FLOAT_INT:
         return int(number)
