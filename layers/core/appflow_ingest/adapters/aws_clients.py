@@ -44,6 +44,7 @@ class AwsClients:
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
+        """The DynamoDB client, without botocore's client-side parameter validation."""
         # botocore checks every parameter against the API model in Python before sending: ~40 µs a
         # record on the batched write path (bench/cost_scenarios.py), a sixth of its client CPU.
         # DynamoDB checks them anyway, and every write path handles its ValidationException.

@@ -19,6 +19,8 @@ class ChunkQueueError(Exception):
 
 
 class SqsChunkQueue:
+    """The chunk queue on SQS: chunk messages sent in batches of ten."""
+
     def __init__(self, sqs: SQSClient, queue_url: str) -> None:
         self._sqs = sqs
         self._queue_url = queue_url

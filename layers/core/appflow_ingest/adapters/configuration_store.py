@@ -43,6 +43,7 @@ class SsmConfigurationStore:
 
     @property
     def path(self) -> str:
+        """The SSM path the configuration is read from (no trailing slash)."""
         return self._path
 
     def read(self) -> dict[str, Any] | None:

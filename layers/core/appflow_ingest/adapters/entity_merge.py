@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 
 class DynamoEntityMerger:
+    """Reads an entity item and writes its merged successor only if the item still holds the version read."""
+
     def __init__(
         self,
         dynamodb: DynamoDBClient,
@@ -39,6 +41,7 @@ class DynamoEntityMerger:
         self._items = EntityItems(bodies, compress_over=compress_over)
 
     def read(self, object_name: str, record_id: str) -> StoredRecord | None:
+        """The stored record of one key, read strongly consistent; None if there is none."""
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"pk": {"S": entity_key(object_name, record_id)}},

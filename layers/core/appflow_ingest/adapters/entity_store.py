@@ -61,7 +61,7 @@ import base64
 import hashlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -75,7 +75,12 @@ from appflow_ingest.domain.records import MAX_KEY_BYTES, RecordRejected, RecordV
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import BatchStatementRequestTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        BatchStatementRequestTypeDef,
+        KeysAndAttributesOutputTypeDef,
+        KeysAndAttributesUnionTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
@@ -128,6 +133,7 @@ class WriteOutcome:
     ours: list[RecordVersion] = field(default_factory=list)
 
     def add(self, version: RecordVersion, result: str | RecordRejected) -> None:
+        """Count one version's result: written, stale, or refused (to be quarantined)."""
         if isinstance(result, RecordRejected):
             self.refused.append((version, result))
         elif result == STALE:
@@ -342,6 +348,8 @@ def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> boo
 
 
 class DynamoEntityStore:
+    """The entity table's newest-wins writer: each version written only if newer than the stored one."""
+
     def __init__(
         self,
         dynamodb: DynamoDBClient,
@@ -458,7 +466,7 @@ class DynamoEntityStore:
 
     def _read_group(self, keys: Sequence[str]) -> dict[str, Hint]:
         hints: dict[str, Hint] = dict.fromkeys(keys, ABSENT)
-        request: dict[str, Any] = {
+        request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
             self._table: {
                 "Keys": [{"pk": {"S": key}} for key in keys],
                 "ProjectionExpression": "pk, version, written_by",
@@ -467,15 +475,16 @@ class DynamoEntityStore:
                 "ConsistentRead": False,
             }
         }
+        unprocessed: dict[str, KeysAndAttributesOutputTypeDef] = {}
         for attempt in range(_MAX_READ_FIRST_ROUNDS):
             response = self._dynamodb.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self._table, []):
                 hints[item["pk"]["S"]] = StoredVersion(int(item["version"]["N"]), item.get("written_by", {}).get("S"))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
+            request = unprocessed = response.get("UnprocessedKeys") or {}
+            if not unprocessed:
                 return hints
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # jittered backoff, as botocore does
-        for key in request[self._table]["Keys"]:
+        for key in unprocessed[self._table]["Keys"]:
             hints[key["pk"]["S"]] = UNKNOWN
         return hints
 

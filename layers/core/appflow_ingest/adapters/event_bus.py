@@ -26,6 +26,8 @@ class PublishError(Exception):
 
 
 class EventBridgePublisher:
+    """Puts events on the EventBridge bus, resending what it rejects, in order."""
+
     def __init__(
         self, events: EventBridgeClient, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2
     ) -> None:

@@ -46,6 +46,7 @@ class S3LandingObjects:
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-prefetch")
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> LandedObject | None:
+        """Size, ETag and version of an object (the given version, if any); None if it is not there."""
         version_id = _normal_version(version_id)
         try:
             request: HeadObjectRequestTypeDef = {"Bucket": bucket, "Key": key}

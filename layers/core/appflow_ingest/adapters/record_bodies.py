@@ -51,6 +51,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3RecordBodies:
+    """Record bodies too large for an item, stored in S3 under a name derived from their content."""
+
     def __init__(self, s3: S3Client, bucket: str, prefix: str = "records/") -> None:
         self._s3 = s3
         self._bucket = bucket

@@ -37,6 +37,7 @@ MARKER_TTL_SECONDS = 30 * 24 * 3600
 
 
 def run_key(execution_id: str) -> str:
+    """The ledger key of a flow run."""
     return f"{RUN}{execution_id}"
 
 
@@ -59,6 +60,8 @@ def _s(value: str) -> dict[str, str]:
 
 
 class DynamoRunLedger:
+    """The run ledger in DynamoDB: per-run counts of files, chunks and records, each counted once."""
+
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
@@ -297,12 +300,14 @@ class DynamoRunLedger:
 
     # ------------------------------------------------------------------ reading and settling
     def read(self, execution_id: str) -> RunState:
+        """The run's state as the ledger holds it now (strongly consistent read)."""
         item = self._dynamodb.get_item(
             TableName=self._table, Key={"pk": _s(run_key(execution_id))}, ConsistentRead=True
         ).get("Item")
         return run_state(execution_id, item or {})
 
     def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None:
+        """Record the settlement last published for the run, so the same one is not published twice."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key={"pk": _s(run_key(execution_id))},
@@ -327,6 +332,8 @@ class DynamoRunLedger:
 
 
 def run_state(execution_id: str, item: Mapping[str, Any]) -> RunState:
+    """A RunState from a ledger item (an empty item: a run the ledger has not seen)."""
+
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 

@@ -19,10 +19,13 @@ SCHEMA_KIND = "schema"
 
 
 def schema_key(object_name: str, field: str) -> str:
+    """The derived-table key of one object's field sighting."""
     return f"schema#{object_name}#{field}"
 
 
 class DynamoSchemaRegistry:
+    """Field sightings in the derived table: the first sighting of each field wins exactly once."""
+
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table

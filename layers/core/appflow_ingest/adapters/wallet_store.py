@@ -13,7 +13,7 @@ again and recomputes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -27,7 +27,12 @@ from appflow_ingest.domain.wallet import Aggregate, Contribution
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        KeysAndAttributesUnionTypeDef,
+        PutTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 _BATCH_GET_MAX = 100
 # The passes due for re-derivation are found through a sparse index (pass items with a next_change)
@@ -37,23 +42,30 @@ REDERIVE_SHARDS = 16
 
 
 def rederive_shard(member: str) -> str:
+    """The sparse-index partition a member's due pass is spread to."""
     return f"due#{crc32(member.encode()) % REDERIVE_SHARDS}"
 
 
 def contribution_key(source_key: str) -> str:
+    """The derived-table key of a source record's contribution."""
     return f"contrib#{source_key}"
 
 
 def pass_key(member: str) -> str:
+    """The derived-table key of a member's pass."""
     return f"pass#{member}"
 
 
 class StoredContribution(NamedTuple):
+    """A source record's contribution as last counted, with the record version it came from."""
+
     version: int
     contribution: Contribution
 
 
 class StoredPass(NamedTuple):
+    """A member's pass item: the aggregate, its revision, the derived pass and when it may next change."""
+
     aggregate: Aggregate
     revision: int
     derived: dict[str, Any] | None
@@ -62,6 +74,8 @@ class StoredPass(NamedTuple):
 
 @dataclass(frozen=True)
 class ContributionWrite:
+    """A contribution to store, conditioned on the version it was read at."""
+
     source_key: str
     version: int
     contribution: Contribution
@@ -70,6 +84,8 @@ class ContributionWrite:
 
 @dataclass(frozen=True)
 class PassWrite:
+    """A member's new aggregate and pass to store, conditioned on the revision it was read at."""
+
     member: str
     aggregate: Aggregate
     derived: dict[str, Any]
@@ -78,16 +94,20 @@ class PassWrite:
 
     @property
     def revision(self) -> int:
+        """The revision this write stores: one past the one read."""
         return self.read_revision + 1
 
 
 class DynamoWalletStore:
+    """The wallet's contributions and passes in the derived table, committed in one transaction."""
+
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
     # ------------------------------------------------------------------ reads (strongly consistent)
     def read_contributions(self, source_keys: Iterable[str]) -> dict[str, StoredContribution]:
+        """The stored contribution of each source key that has one (strongly consistent)."""
         items = self._get([contribution_key(k) for k in source_keys])
         return {
             pk.removeprefix("contrib#"): StoredContribution(
@@ -97,6 +117,7 @@ class DynamoWalletStore:
         }
 
     def read_passes(self, members: Iterable[str]) -> dict[str, StoredPass]:
+        """The stored pass of each member that has one (strongly consistent)."""
         items = self._get([pass_key(m) for m in members])
         return {pk.removeprefix("pass#"): _stored_pass(item) for pk, item in items.items()}
 
@@ -104,7 +125,7 @@ class DynamoWalletStore:
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _BATCH_GET_MAX):
-            request: dict[str, Any] = {
+            request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
                 self._table: {
                     "Keys": [{"pk": {"S": k}} for k in unique[start : start + _BATCH_GET_MAX]],
                     "ConsistentRead": True,
@@ -123,7 +144,7 @@ class DynamoWalletStore:
         The index is eventually consistent: the caller reads each pass again, strongly, before acting.
         """
         for shard in range(REDERIVE_SHARDS):
-            request: dict[str, Any] = {
+            request: QueryInputTypeDef = {
                 "TableName": self._table,
                 "IndexName": REDERIVE_INDEX,
                 "KeyConditionExpression": "due_shard = :shard AND next_change <= :today",
