@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` (full) and `make bench-smoke` (tiny sizes, what CI runs); see README."""
+"""Benchmarks: `make bench` (full) and `make bench-smoke` (tiny sizes, what CI runs); see docs/benchmarks.md."""

@@ -1,4 +1,4 @@
-"""Dollars per million records on AWS at the rates a benchmark run measured (README, Performance and cost).
+"""Dollars per million records on AWS at the rates a benchmark run measured (docs/cost.md).
 
 Public on-demand prices, region us-east-1, as taken on 2026-11-23 (free tiers ignored):
 

@@ -1,4 +1,4 @@
-"""What each write strategy costs on the loads AppFlow users actually run (README, Performance and cost).
+"""What each write strategy costs on the loads AppFlow users actually run (docs/cost.md).
 
 Records: Accounts as a full field mapping delivers them (bench/wide_accounts.py: 66 fields,
 REST form, ~2.6 KB of JSON). Four scenarios run in order on one table per contender, each

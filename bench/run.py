@@ -104,7 +104,7 @@ def run(mode: str) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The figures as text tables (what the README's Benchmarks section shows)."""
+    """The figures as text tables (what docs/benchmarks.md shows)."""
     read = results["read"]
     out = [
         f"read + parse + rules, {read['records']:,} Account records ({read['object_bytes'] / read['records']:.0f} B each),"

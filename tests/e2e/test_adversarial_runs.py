@@ -1,6 +1,6 @@
 """Adversarial AppFlow runs through the real local pipeline (template wiring, handlers, moto's server).
 
-Each case lands what AppFlow can really write (APPFLOW.md §1-§3) in an unfriendly shape: every
+Each case lands what AppFlow can really write (docs/appflow.md §1-§3) in an unfriendly shape: every
 format and value form, byte order marks, CRLF, files twice or out of order, malformed records
 among good ones, End reports before the files. For every case the stored state must be the
 newest-wins model's, every bad record quarantined with its file, offset, field and expectation

@@ -87,7 +87,7 @@ def test_env_local_json_is_what_provisioning_writes(emulator_url, capsys):
     committed = json.loads((EVENTS / "env.local.json").read_text())
     # Every function has its entry and no value is stale. A variable added to the template since
     # is not an error here (SAM keeps the template's value); regenerate with the command in the
-    # README ("Triggers and replaying events") to add it.
+    # docs/local-mode.md to add it.
     assert set(committed) == set(expected)
     stale = {
         (function, name): (value, expected[function].get(name))

@@ -1,7 +1,7 @@
 """The benchmarks run end to end at tiny sizes (``make bench-smoke``): every figure is produced.
 
 Not a timed test: the figures of a smoke run mean nothing; that they exist and that newest-wins
-held in every contender of ours does. The full run is ``make bench`` (README, Benchmarks).
+held in every contender of ours does. The full run is ``make bench`` (docs/benchmarks.md).
 """
 
 import importlib.util

@@ -10,7 +10,6 @@ which local mode patches (appflow_local/emulator/moto_dynamodb.py, moto_partiql.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -172,17 +171,52 @@ def test_the_stream_holds_exactly_the_applied_statements(table, moto_endpoint) -
     assert modify["OldImage"]["version"] == {"N": "1"} and modify["NewImage"]["version"] == {"N": "2"}
 
 
+class _ItemsThatCountScans(dict):  # type: ignore[type-arg]
+    """A table's items in moto's backend: a lookup by key is free, each walk over them is counted."""
+
+    walks = 0
+
+    def _walk(name: str) -> Any:  # noqa: N805 (builds the methods below)
+        def walk(self: _ItemsThatCountScans, *args: Any, **kwargs: Any) -> Any:
+            self.walks += 1
+            return getattr(dict, name)(self, *args, **kwargs)
+
+        return walk
+
+    __iter__ = _walk("__iter__")
+    values = _walk("values")  # type: ignore[assignment]
+    items = _walk("items")  # type: ignore[assignment]
+    keys = _walk("keys")  # type: ignore[assignment]
+
+
+def _backend_table(ddb: Any, name: str) -> tuple[Any, Any]:
+    """The session's moto server runs in this process: its DynamoDB backend and the table in it."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    account = boto3.client("sts", endpoint_url=ddb.meta.endpoint_url, region_name="us-east-1").get_caller_identity()[
+        "Account"
+    ]
+    backend = dynamodb_backends[account]["us-east-1"]
+    return backend, backend.get_table(name)
+
+
 def test_a_batch_does_not_scan_the_table(table) -> None:
     """moto's own implementation copies every table per statement; this one reads one item."""
     ddb, name = table
+    ddb.batch_execute_statement(Statements=[insert(name, f"k{i}", 1) for i in range(25)])
+    backend, moto_table = _backend_table(ddb, name)
+    moto_table.items = items = _ItemsThatCountScans(moto_table.items)
 
-    def one_batch(first: int) -> float:
-        started = time.perf_counter()
-        ddb.batch_execute_statement(Statements=[insert(name, f"k{first + i}", 1) for i in range(25)])
-        return time.perf_counter() - started
+    inserts = ddb.batch_execute_statement(Statements=[insert(name, f"k{i}", 2) for i in range(20, 45)])
+    updates = ddb.batch_execute_statement(Statements=[update_if_older(name, f"k{i}", 3) for i in range(25)])
 
-    empty = min(one_batch(i * 25) for i in range(4))
-    for i in range(4, 120):  # 3,000 items
-        one_batch(i * 25)
-    full = min(one_batch(i * 25) for i in range(120, 124))
-    assert full < max(5 * empty, 0.05), (empty, full)
+    assert [entry.get("Error", {}).get("Code") for entry in inserts["Responses"]] == ["DuplicateItem"] * 5 + [None] * 20
+    assert all("Error" not in entry for entry in updates["Responses"])
+    assert dict.__len__(items) == 45
+    assert items.walks == 0
+    # The count can fail: moto's own implementation walks the items (and cannot take parameters).
+    from moto.dynamodb.models import DynamoDBBackend
+
+    moto_own = DynamoDBBackend.batch_execute_statement.__wrapped__.moto_original
+    moto_own(backend, [{"Statement": f"INSERT INTO \"{name}\" VALUE {{'pk': 'k99', 'version': 1}}"}])
+    assert items.walks > 0

@@ -11,7 +11,7 @@ from appflow_ingest.domain.salesforce_ids import canonical_id, is_canonical_18, 
 from appflow_ingest.domain.timestamps import to_epoch_millis
 
 ACCOUNT = ObjectConfig("Account")
-REAL = "0016g00000MLhLeAAL"  # a real id (APPFLOW.md §4): its suffix encodes the case of "MLhLe"
+REAL = "0016g00000MLhLeAAL"  # a real id (docs/appflow.md §4): its suffix encodes the case of "MLhLe"
 NOW = to_epoch_millis("2024-04-16T19:00:00Z")
 DAY = 86_400_000
 

@@ -105,7 +105,7 @@ def test_newest_per_key_keeps_the_newest_version_of_each_record():
 
 
 def test_a_15_character_id_is_stored_under_its_18_character_form():
-    # The checksum of a real pair (APPFLOW.md §4: recordIds ["0016g00000MLhLeAAL"]).
+    # The checksum of a real pair (docs/appflow.md §4: recordIds ["0016g00000MLhLeAAL"]).
     assert to_18_character_id("0016g00000MLhLe") == "0016g00000MLhLeAAL"
     assert to_18_character_id("0015000000Gv7qJ") == "0015000000Gv7qJAAR"
     assert to_18_character_id("not-an-id-15chr") == "not-an-id-15chr"  # not alphanumeric: left alone

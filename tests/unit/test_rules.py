@@ -112,7 +112,7 @@ def test_strings_keep_text_and_write_numbers_canonically():
 
 def test_ids_are_15_or_18_characters():
     assert to_id(CONTACT_ID) == CONTACT_ID
-    # A 15-character id becomes the 18-character one its record is keyed by (APPFLOW.md section 4).
+    # A 15-character id becomes the 18-character one its record is keyed by (docs/appflow.md section 4).
     assert to_id("0016g00000MLhLe") == to_id(" 0016g00000MLhLe ") == "0016g00000MLhLeAAL"
     with pytest.raises(CoercionError, match="Salesforce id"):
         to_id("003-bad")

@@ -10,7 +10,7 @@ from appflow_ingest.domain.run_reports import (
     parse_run_report,
 )
 
-# The real End event quoted in APPFLOW.md §3 (aws-samples/aws-ai-appflow-veeva-integration).
+# The real End event quoted in docs/appflow.md §3 (aws-samples/aws-ai-appflow-veeva-integration).
 REAL_END = {
     "version": "0", "id": "d314f162-1ab3-0f90-b46d-f5fc70512f10", "detail-type": "AppFlow End Flow Run Report",
     "source": "aws.appflow", "account": "123456789012", "time": "2021-08-24T09:06:21Z", "region": "us-east-1",

@@ -53,6 +53,7 @@ def install() -> None:
         return moto_partiql.batch_execute_statement(self, statements, fallback=original_batch)
 
     DynamoDBBackend.batch_execute_statement = _locked(batch_execute_statement)  # type: ignore[method-assign]
+    batch_execute_statement.moto_original = original_batch  # type: ignore[attr-defined]  # what the tests compare with
     _INSTALLED = True
 
 

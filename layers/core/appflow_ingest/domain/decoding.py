@@ -104,7 +104,7 @@ def _with_offsets(offset: int, lines: list[bytes]) -> Iterator[tuple[int, bytes]
 def decode_json_document(offset: int, document: bytes) -> Iterator[DecodedItem]:
     """A whole file holding one JSON array of records (or a single object)."""
     # orjson refuses a byte order mark, and detect_format tells a BOM-prefixed "[" a JSON document
-    # (APPFLOW.md §1: accept a single top-level JSON array): without this the whole file was one
+    # (docs/appflow.md §1: accept a single top-level JSON array): without this the whole file was one
     # quarantined line.
     if document.startswith(_UTF8_BOM):
         document, offset = document[len(_UTF8_BOM) :], offset + len(_UTF8_BOM)

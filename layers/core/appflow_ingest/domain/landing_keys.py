@@ -1,7 +1,7 @@
 """AppFlow's S3 key layout, read from the right.
 
 ``<prefix>/<flow-name>/[schemaVersion_<N>/][<yyyy>/<mm>/<dd>[/<HH>[/<MM>]]/]<execution-id>/[<field>=<value>/...]<file>``
-(APPFLOW.md §1). The bucket prefix may itself contain slashes, so without more knowledge the
+(docs/appflow.md §1). The bucket prefix may itself contain slashes, so without more knowledge the
 layout is parsed from the file name backwards; partition values may contain spaces or the literal
 ``null``. When the configured flow names are known and one of them is in the key, the key is read
 forwards from it instead, which also copes with a flow that writes no execution-id folder.

@@ -1,4 +1,4 @@
-"""AppFlow's Start/End Flow Run Report events, read as AppFlow writes them (APPFLOW.md §3).
+"""AppFlow's Start/End Flow Run Report events, read as AppFlow writes them (docs/appflow.md §3).
 
 Every count is a string, times end in ``[UTC]``, ``destination-object`` may or may not end in a
 slash, ``resources`` holds a hex id rather than an ARN. The failure status string and the error

@@ -1,6 +1,6 @@
 """Salesforce change events (Change Data Capture, via an AppFlow event-triggered flow) applied to stored records.
 
-A change event carries only the fields that changed (APPFLOW.md §4), so it is merged into the
+A change event carries only the fields that changed (docs/appflow.md §4), so it is merged into the
 stored record instead of replacing it. It obeys the same newest-wins rule as file records, with
 the same version: the record's ``LastModifiedDate`` (the flow's configured version field), read
 from the event body. Why that and not the header's ``commitTimestamp``: a file record and a change
@@ -244,7 +244,7 @@ _KEY_FIELDS = ("s3Key", "objectKey", "key", "s3ObjectKey")
 def s3_pointer(detail: Mapping[str, Any]) -> tuple[str, str] | None:
     """Where an event too large for EventBridge was put, if this detail is such a pointer.
 
-    The pointer's shape is not documented (APPFLOW.md §4, [U]), so every plausible form is read:
+    The pointer's shape is not documented (docs/appflow.md §4, [U]), so every plausible form is read:
     an ``s3://bucket/key`` URI in any top-level string field, or a bucket field and a key field
     side by side (at the top level or one level down). A detail with a change event header is a
     change event, never a pointer.

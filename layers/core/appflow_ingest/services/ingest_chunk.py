@@ -4,7 +4,7 @@ Every record read ends in exactly one of three counts: written, stale (equal or 
 is stored), or quarantined (with the file, byte offset, field and expectation). An invocation
 running out of time stops at a line boundary and hands the rest of its range to a new message.
 
-Nothing one record or one file carries may make a chunk loop (DESIGN.md, invariant 6):
+Nothing one record or one file carries may make a chunk loop (docs/design.md, invariant 6):
 
 - a record DynamoDB refuses for its own sake (its key, its size) is quarantined alone; a record
   too large for an item is stored with its body in S3 (adapters/entity_store.py);
