@@ -14,6 +14,10 @@ and "DynamoDB read and write operations"):
 
 The meter keeps the size of every item it has seen written (a shadow of the table), so it knows
 "the item before" without reading it. Counts are per call to ``reset()``; the shadow is kept.
+
+The hooks only keep what was sent (the request body as bytes) and the answer's error codes; the
+rules run in ``settle()`` (called by every figure), so a caller that times the client's CPU
+settles after the timed section and the meter's own parsing is not billed to the writer.
 """
 
 from __future__ import annotations
@@ -69,45 +73,79 @@ class CapacityMeter:
         self._key = key
         self._lock = threading.Lock()
         self.sizes: dict[str, int] = {}  # pk -> size of the stored item, as far as this meter saw
+        self._pending: list[tuple[str, bytes, str | None, Any]] = []  # sent and answered, not yet billed
         self.reset()
         client.meta.events.register("before-call.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb", self._after)
         self.enabled = True
 
     def reset(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.write_units = 0
-        self.read_units = 0.0
+        self.settle()  # what was sent before the reset still shapes the shadow of the table
+        self._calls: Counter[str] = Counter()
+        self._write_units = 0
+        self._read_units = 0.0
 
     def seed(self, sizes: dict[str, int]) -> None:
+        self.settle()
         self.sizes.update(sizes)
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Requests per operation since the last reset."""
+        self.settle()
+        return self._calls
+
+    @property
+    def write_units(self) -> int:
+        """Write units DynamoDB would bill for the requests since the last reset."""
+        self.settle()
+        return self._write_units
+
+    @property
+    def read_units(self) -> float:
+        """Read units DynamoDB would bill for the requests since the last reset."""
+        self.settle()
+        return self._read_units
+
+    def settle(self) -> None:
+        """Apply the billing rules to the requests recorded so far, in the order they were answered."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            for operation, body, code, answer in pending:
+                request = orjson.loads(body) if body else {}
+                self._calls[operation] += 1
+                if operation in {"PutItem", "UpdateItem"}:
+                    self._single_write(operation, request, code)
+                elif operation == "BatchGetItem":
+                    self._batch_read(request, answer)
+                elif operation == "BatchExecuteStatement":
+                    self._statements(request, answer)
 
     # ------------------------------------------------------------------ hooks
     def _before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if not self.enabled:
             return
-        body = params.get("body")
-        context["capacity_meter"] = (model.name, orjson.loads(body) if body else {})
+        context["capacity_meter"] = (model.name, params.get("body"))  # bytes: parsed in settle()
 
     def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         asked = context.pop("capacity_meter", None)
         if asked is None or not self.enabled:
             return
-        operation, request = asked
+        operation, body = asked
         code = parsed.get("Error", {}).get("Code") if http_response.status_code >= 300 else None
+        # Only what the rules need from the answer, so the parsed response is not kept alive.
+        answer: Any = None
+        if operation == "BatchGetItem":
+            answer = parsed.get("UnprocessedKeys") or {}
+        elif operation == "BatchExecuteStatement":
+            answer = [response.get("Error", {}).get("Code") for response in parsed.get("Responses", [])]
         with self._lock:
-            self.calls[operation] += 1
-            if operation in {"PutItem", "UpdateItem"}:
-                self._single_write(operation, request, code)
-            elif operation == "BatchGetItem":
-                self._batch_read(request, parsed)
-            elif operation == "BatchExecuteStatement":
-                self._statements(request, parsed)
+            self._pending.append((operation, body if isinstance(body, bytes) else (body or "").encode(), code, answer))
 
     # ------------------------------------------------------------------ rules
     def _charge_write(self, key: str, new_size: int, applied: bool) -> None:
         before = self.sizes.get(key, 0)
-        self.write_units += write_units(max(before, new_size))
+        self._write_units += write_units(max(before, new_size))
         if applied:
             self.sizes[key] = new_size
 
@@ -126,20 +164,18 @@ class CapacityMeter:
         key = (request.get("Key") or item)[self._key]["S"]
         self._charge_write(key, item_size(item), applied=code is None)
 
-    def _batch_read(self, request: dict[str, Any], parsed: dict[str, Any]) -> None:
-        unprocessed = parsed.get("UnprocessedKeys") or {}
+    def _batch_read(self, request: dict[str, Any], unprocessed: dict[str, Any]) -> None:
         for table, asked in request["RequestItems"].items():
             left = {orjson.dumps(k) for k in unprocessed.get(table, {}).get("Keys", [])}
             consistent = bool(asked.get("ConsistentRead"))
             for key in asked["Keys"]:
                 if orjson.dumps(key) in left:
                     continue
-                self.read_units += read_units(self.sizes.get(key[self._key]["S"], 0), consistent=consistent)
+                self._read_units += read_units(self.sizes.get(key[self._key]["S"], 0), consistent=consistent)
 
-    def _statements(self, request: dict[str, Any], parsed: dict[str, Any]) -> None:
-        for statement, answer in zip(request["Statements"], parsed.get("Responses", []), strict=False):
+    def _statements(self, request: dict[str, Any], codes: list[str | None]) -> None:
+        for statement, code in zip(request["Statements"], codes, strict=False):
             text, parameters = statement["Statement"], statement.get("Parameters", [])
-            code = answer.get("Error", {}).get("Code")
             if code not in {None, "ConditionalCheckFailed", "DuplicateItem"}:
                 continue
             if text.lstrip().upper().startswith("INSERT"):

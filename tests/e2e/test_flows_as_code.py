@@ -200,12 +200,15 @@ def test_local_provision_with_a_configuration_pushes_it_where_the_functions_read
     env = function_environment(template.function("ingest"), stack, template)
     assert env["CONFIG_PARAMETER_PATH"] == f"/{stack_name}/configuration"
     # What a function builds from it (Powertools Parameters against the emulator's SSM).
-    from appflow_ingest.settings import Settings
+    from appflow_ingest.settings import AggregateSettings, IngestSettings
+    from appflow_ingest.wiring import load_settings
 
-    settings = Settings.from_env({**env, "AWS_ENDPOINT_OVERRIDE": moto_endpoint})
-    assert settings.flow_objects["dev-sf-promotion"].object == "Promotion__c"
-    assert settings.object_rule_sets()["Opportunity"].fields["StageName"].required
-    assert settings.wallet is not None and [t.name for t in settings.wallet.tiers] == ["Bronze", "Silver", "Gold"]
+    env = {**env, "AWS_ENDPOINT_OVERRIDE": moto_endpoint}
+    settings = load_settings(IngestSettings, env)
+    assert settings.flows.objects["dev-sf-promotion"].object == "Promotion__c"
+    assert settings.flows.object_rule_sets()["Opportunity"].fields["StageName"].required
+    wallet = load_settings(AggregateSettings, env).wallet
+    assert wallet is not None and [t.name for t in wallet.tiers] == ["Bronze", "Silver", "Gold"]
 
 
 def test_a_push_replaces_what_the_configuration_no_longer_declares(moto_endpoint, stack_name, tmp_path):
@@ -225,11 +228,12 @@ def test_a_push_replaces_what_the_configuration_no_longer_declares(moto_endpoint
 
 
 def test_functions_fail_closed_when_the_configuration_was_never_pushed(moto_endpoint, stack_name):
-    from appflow_ingest.settings import ConfigurationError, Settings
+    from appflow_ingest.settings import ConfigurationError, IngestSettings
+    from appflow_ingest.wiring import load_settings
 
     env = {
         "ENTITY_TABLE": "t", "CHUNK_QUEUE_URL": "q", "QUARANTINE_BUCKET": "b", "EVENT_BUS_NAME": "e",
         "CONFIG_PARAMETER_PATH": f"/{stack_name}/nothing-here", "AWS_ENDPOINT_OVERRIDE": moto_endpoint,
     }  # fmt: skip
     with pytest.raises(ConfigurationError, match="appflow-ingest config push"):
-        Settings.from_env(env)
+        load_settings(IngestSettings, env)

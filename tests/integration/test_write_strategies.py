@@ -12,7 +12,7 @@ from appflow_ingest.adapters.entity_store import (
     DynamoEntityStore,
 )
 from appflow_ingest.domain.records import RecordVersion
-from appflow_ingest.settings import ConfigurationError, Settings
+from appflow_ingest.settings import ConfigurationError, IngestSettings
 
 pytestmark = pytest.mark.integration
 
@@ -68,12 +68,15 @@ def test_a_transaction_with_stale_items_writes_the_others(core_stack):
 
 
 def test_the_strategy_is_configured_and_checked():
-    env = {"ENTITY_TABLE": "t", "CHUNK_QUEUE_URL": "q", "QUARANTINE_BUCKET": "b", "EVENT_BUS_NAME": "e"}
-    assert Settings.from_env(env).write_strategy == READ_FIRST
-    assert Settings.from_env({**env, "WRITE_STRATEGY": "conditional-put"}).write_strategy == CONDITIONAL_PUT
-    assert Settings.from_env({**env, "WRITE_STRATEGY": "transact"}).write_strategy == TRANSACT
+    env = {
+        "ENTITY_TABLE": "t", "CHUNK_QUEUE_URL": "q", "QUARANTINE_BUCKET": "b", "EVENT_BUS_NAME": "e",
+        "RAW_QUARANTINE_BUCKET": "r", "MASKING_KEY_SECRET": "k",
+    }  # fmt: skip
+    assert IngestSettings.from_env(env).write_strategy == READ_FIRST
+    assert IngestSettings.from_env({**env, "WRITE_STRATEGY": "conditional-put"}).write_strategy == CONDITIONAL_PUT
+    assert IngestSettings.from_env({**env, "WRITE_STRATEGY": "transact"}).write_strategy == TRANSACT
     with pytest.raises(ConfigurationError, match="WRITE_STRATEGY"):
-        Settings.from_env({**env, "WRITE_STRATEGY": "batch"})
+        IngestSettings.from_env({**env, "WRITE_STRATEGY": "batch"})
 
 
 def test_transactions_hold_at_most_100_items(core_stack):
