@@ -26,7 +26,7 @@ What is measured, and on which side:
   DynamoDB's published rules (bench/capacity_meter.py), which is what DynamoDB would bill; moto's
   own rates are not used for anything;
 - events: the table's real stream (moto's), each record turned into its event by the publisher's
-  own ``change_event_for``, billed by EventBridge per started 64 KB of an entry;
+  own ``record_changed_event``, billed by EventBridge per started 64 KB of an entry;
 - left older: the table scanned after each scenario against the model (newest version landed
   per key, and that version's record exactly).
 """
@@ -46,10 +46,11 @@ import orjson
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 from appflow_ingest.adapters.aws_clients import AwsClients
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, DynamoEntityStore, to_item
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, body_attributes, record_of_item
-from appflow_ingest.domain.change_events import change_event_for
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
+from appflow_ingest.adapters.entity_store import DynamoEntityStore, to_item
+from appflow_ingest.domain.bus_events.record_changed import record_changed_event
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER, body_attributes, record_of_item
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST
 from bench.capacity_meter import CapacityMeter, item_size, write_units
 from bench.read_path import measure
 from bench.wide_accounts import wide_account
@@ -188,7 +189,7 @@ class StreamReader:
                 for image in (old, new):  # the Lambda event holds binary as base64 text, as the publisher sees it
                     if image and isinstance(image.get("record"), bytes | bytearray):
                         image["record"] = base64.b64encode(bytes(image["record"])).decode()
-                event = change_event_for(old, new, table=table)
+                event = record_changed_event(old, new, table=table)
                 if event is not None:
                     events.append(event)
             if not page["Records"]:

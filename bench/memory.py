@@ -46,8 +46,8 @@ sys.path[:0] = [str(REPO), str(REPO / "layers" / "core"), str(REPO / "local")]
 
 import orjson  # noqa: E402
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject  # noqa: E402
-from appflow_ingest.domain.records import ObjectConfig  # noqa: E402
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject  # noqa: E402
+from appflow_ingest.domain.records.versions import ObjectConfig  # noqa: E402
 from bench.sinks import CollectingQueue, CountingQuarantine, CountingStore  # noqa: E402
 
 FLOW = "sf-accounts"

@@ -36,8 +36,8 @@ import orjson
 from aws_lambda_powertools.utilities.streaming import S3Object
 
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
-from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner

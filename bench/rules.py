@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.records import ObjectConfig, to_record_version
+from appflow_ingest.domain.records.versions import ObjectConfig, to_record_version
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules, RuleSet
 
 REPO = Path(__file__).resolve().parents[1]

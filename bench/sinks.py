@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from appflow_ingest.adapters.entity_store import WriteOutcome
-from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.ports.entities import WriteOutcome
 
 
 class CountingStore:

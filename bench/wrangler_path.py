@@ -17,8 +17,8 @@ import boto3
 
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
-from appflow_ingest.domain.chunks import LandedObject
-from appflow_ingest.domain.records import entity_key
+from appflow_ingest.domain.landing.chunks import LandedObject
+from appflow_ingest.domain.records.versions import entity_key
 from appflow_ingest.domain.timestamps import to_epoch_millis
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner

@@ -26,13 +26,9 @@ import orjson
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from appflow_ingest.adapters.entity_store import (
-    CONDITIONAL_PUT,
-    TRANSACT,
-    DynamoEntityStore,
-    to_item,
-)
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
+from appflow_ingest.adapters.entity_store import DynamoEntityStore, to_item
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordVersion, newest_per_key, to_record_versions
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, TRANSACT
 from bench.read_path import measure
 from bench.tables import entity_table_definition
 

@@ -51,7 +51,7 @@ def check_parameters(template: Template, overrides: dict[str, str]) -> None:
 
 def check_flow_objects(raw: str) -> None:
     """FlowObjects as every function parses it: JSON, an object per flow, known rule sets and formats."""
-    from appflow_ingest.domain.formats import KNOWN_FORMATS
+    from appflow_ingest.reading.formats import FORMAT_NAMES
     from appflow_ingest.settings import parse_flow_objects, parse_flow_rules
 
     try:
@@ -63,7 +63,7 @@ def check_flow_objects(raw: str) -> None:
     for flow, config in objects.items():
         if not config.id_field or not config.version_field:
             raise UserError(f"FlowObjects[{flow!r}]: id_field and version_field must name fields")
-    known = sorted(KNOWN_FORMATS | {"ndjson"})
+    known = sorted(FORMAT_NAMES)
     for flow, name in formats.items():
         if name not in known:
             raise UserError(f"FlowObjects[{flow!r}].format: {name!r} is not a format; expected one of {known}")

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from appflow_ingest.domain.salesforce_ids import to_18_character_id
+from appflow_ingest.domain.records.salesforce_ids import to_18_character_id
 from appflow_local.emulator.runtime import LocalRuntime, RunSummary
 from appflow_local.emulator.server import Emulator
 from appflow_local.sample_run.generator import LandedFile, end_flow_run_report

@@ -33,7 +33,7 @@ import pytest
 
 from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
 from appflow_ingest.adapters.entity_store import ABSENT, DynamoEntityStore, StoredVersion, to_item
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.timestamps import to_epoch_millis
 from appflow_local.emulator.runtime import LocalRuntime
 from appflow_local.emulator.server import Emulator

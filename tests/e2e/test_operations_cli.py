@@ -426,8 +426,8 @@ def _plain_stack(endpoint: str, name: str) -> dict[str, str]:
 def test_the_verbs_resolve_a_deployed_stack_through_cloudformation(capsys, moto_endpoint, tmp_path):
     from appflow_ingest.adapters.quarantine import S3Quarantine
     from appflow_ingest.adapters.run_ledger import DynamoRunLedger
-    from appflow_ingest.domain.chunks import Chunk
-    from appflow_ingest.domain.landing_keys import LandingKey
+    from appflow_ingest.domain.landing.chunks import Chunk
+    from appflow_ingest.domain.landing.keys import LandingKey
 
     # Given a stack created by CloudFormation, with a run in its ledger, a quarantine entry and a dead letter
     name = f"cfn{uuid.uuid4().hex[:8]}"

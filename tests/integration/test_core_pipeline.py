@@ -21,12 +21,12 @@ from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
-from appflow_ingest.domain.body_codec import record_of_item
-from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.domain.records.body_codec import record_of_item
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
-from appflow_ingest.services.publish_changes import publish_changes
+from appflow_ingest.services.publish_events import publish_record_events
 
 FLOW = "sf-accounts"
 EXECUTION = "9aa00099-9943-449a-9c7a-488dbc801242"
@@ -85,7 +85,7 @@ class Pipeline:
             record["dynamodb"]["ApproximateCreationDateTime"] = record["dynamodb"][
                 "ApproximateCreationDateTime"
             ].timestamp()
-        response = publish_changes(
+        response = publish_record_events(
             {"Records": records}, publisher=self.publisher, source="appflow-ingest", table=self.stack.entity_table
         )
         assert response == {"batchItemFailures": []}

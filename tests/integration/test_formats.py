@@ -23,11 +23,11 @@ from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
-from appflow_ingest.domain.body_codec import record_of_item
-from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.parquet_decoding import row_group_start
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.domain.records.body_codec import record_of_item
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
+from appflow_ingest.reading.parquet import row_group_start
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 

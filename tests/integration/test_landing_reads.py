@@ -5,7 +5,7 @@ import pytest
 from botocore.exceptions import ResponseStreamingError
 
 from appflow_ingest.adapters.landing_objects import READ_ATTEMPTS, TAIL_BLOCK, S3LandingObjects
-from appflow_ingest.domain.chunks import LandedObject
+from appflow_ingest.domain.landing.chunks import LandedObject
 
 pytestmark = pytest.mark.integration
 

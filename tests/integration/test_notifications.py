@@ -17,8 +17,8 @@ from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
-from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner, landed_objects_from_event
 

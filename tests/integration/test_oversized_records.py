@@ -14,13 +14,14 @@ import orjson
 import pytest
 
 from appflow_ingest.adapters.entity_merge import DynamoEntityMerger
-from appflow_ingest.adapters.entity_store import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES, DynamoEntityStore
+from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
-from appflow_ingest.services.aggregate_changes import source_change
-from appflow_ingest.services.publish_changes import publish_changes
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST, WRITE_STRATEGIES
+from appflow_ingest.services.aggregate_wallet import source_version
+from appflow_ingest.services.publish_events import publish_record_events
 from appflow_local.stack.template import load_yaml
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ def test_a_losing_large_write_tags_its_own_body_and_a_replaced_body_is_tagged_by
     # The publisher sends v1's event with its reference, then tags v1's body (v2 replaced it)
     assert tags(core_stack, first_body) == {}
     publisher = EventBridgePublisher(core_stack.client("events"), core_stack.bus_name)
-    result = publish_changes(
+    result = publish_record_events(
         stream_event(core_stack), publisher=publisher, source="appflow-ingest", table="t", bodies=bodies
     )
     assert result == {"batchItemFailures": []}
@@ -144,7 +145,7 @@ def test_s3_bodies_and_compressed_bodies_compose_and_the_publisher_tells_their_c
 
     # When the stream is published
     publisher = EventBridgePublisher(core_stack.client("events"), core_stack.bus_name)
-    result = publish_changes(
+    result = publish_record_events(
         stream_event(core_stack), publisher=publisher, source="appflow-ingest", table="t", bodies=bodies
     )
     assert result == {"batchItemFailures": []}
@@ -203,7 +204,7 @@ def test_the_wallet_reads_the_full_record_of_an_item_whose_body_is_in_s3():
     image = {"pk": "Opportunity#0065g00000Pur01AAB", "object": "Opportunity", "record_id": "0065g00000Pur01AAB",
              "version": 1000, "deleted": False, "record_ref": "s3://bodies/records/x.json"}  # fmt: skip
     record = {"Id": "0065g00000Pur01AAB", "AccountId": "0015g00000AdaAAAAZ", "StageName": "Closed Won", "Amount": 10}
-    change = source_change(image, config, read_body=lambda uri: record)
+    change = source_version(image, config, read_body=lambda uri: record)
     assert change is not None and change.contribution.member == "0015g00000AdaAAAAZ"
 
 

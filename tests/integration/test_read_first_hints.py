@@ -17,13 +17,12 @@ import pytest
 
 from appflow_ingest.adapters.entity_store import (
     ABSENT,
-    CONDITIONAL_PUT,
-    READ_FIRST,
     UNKNOWN,
     DynamoEntityStore,
     StoredVersion,
 )
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST
 
 pytestmark = pytest.mark.integration
 SOURCE = "s3://landing/file"

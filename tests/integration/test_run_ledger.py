@@ -24,8 +24,8 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.run_ledger import DynamoRunLedger
-from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.records import ObjectConfig
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.domain.records.versions import ObjectConfig
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner
 from appflow_ingest.services.track_runs import RunTracker

@@ -21,7 +21,7 @@ from appflow_ingest.adapters.event_bus import EventBridgePublisher
 from appflow_ingest.adapters.large_events import S3EventDocuments
 from appflow_ingest.adapters.quarantine import S3Quarantine
 from appflow_ingest.adapters.resync_marks import DynamoResyncMarks
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.rules import REDACT, REDACTED, Field, ObjectRules, RuleSet
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_local.stack.template import Template

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from appflow_ingest.adapters.entity_store import DynamoEntityStore
 from appflow_ingest.adapters.wallet_store import DynamoWalletStore
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.domain.wallet import WalletConfig
-from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes, source_change
+from appflow_ingest.services.aggregate_wallet import WalletAggregator, aggregate_wallet, source_version
 from appflow_local.emulator import moto_dynamodb
 from appflow_local.emulator.event_sources import stream_record
 
@@ -199,7 +199,7 @@ def test_aggregates_equal_the_oracle_whatever_the_order_and_duplicates(dynamodb,
     while records:
         size = rng.randint(1, 6)
         batch, records = records[:size], records[size:]
-        assert aggregate_changes({"Records": batch}, aggregator=aggregator) == {"batchItemFailures": []}
+        assert aggregate_wallet({"Records": batch}, aggregator=aggregator) == {"batchItemFailures": []}
 
     # Then every member's aggregate and pass is what the latest versions alone give
     assert_matches_oracle(wallet, history)
@@ -231,7 +231,7 @@ def test_parallel_writers_on_one_member_count_every_purchase_exactly_once(dynamo
 
     def source(version: RecordVersion):
         image = {"pk": version.key, "object": version.object, "record_id": version.id, "version": version.version}
-        return source_change({**image, "deleted": version.deleted, "record": json.dumps(version.record)}, CONFIG)
+        return source_version({**image, "deleted": version.deleted, "record": json.dumps(version.record)}, CONFIG)
 
     changes = [source(v) for v in history]
     errors: list[BaseException] = []

@@ -4,14 +4,9 @@ import random
 
 import pytest
 
-from appflow_ingest.adapters.entity_store import (
-    CONDITIONAL_PUT,
-    READ_FIRST,
-    TRANSACT,
-    WRITE_STRATEGIES,
-    DynamoEntityStore,
-)
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.adapters.entity_store import DynamoEntityStore
+from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.ports.entities import CONDITIONAL_PUT, READ_FIRST, TRANSACT, WRITE_STRATEGIES
 from appflow_ingest.settings import ConfigurationError, IngestSettings
 
 pytestmark = pytest.mark.integration

@@ -6,12 +6,12 @@ import copy
 import orjson
 import pytest
 
-from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.decoding import decode_json_line_batch, decode_json_lines
-from appflow_ingest.domain.formats import JSON_LINES
-from appflow_ingest.domain.lines import iter_owned_line_batches, read_start
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected, to_record_version, to_record_versions
-from appflow_ingest.services.chunk_readers import read_chunk_batches
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected, to_record_version, to_record_versions
+from appflow_ingest.reading import read_batches
+from appflow_ingest.reading.formats import JSON_LINES
+from appflow_ingest.reading.json_lines import decode_json_line_batch, decode_json_lines
+from appflow_ingest.reading.lines import iter_owned_line_batches, read_start
 
 FILES = {
     "crlf": b'{"Id":"1"}\r\n{"Id":"2"}\r\n{"Id":"3"}\r\n',
@@ -142,7 +142,7 @@ class SmallBlocks:
 def test_json_lines_batches_are_full_whatever_the_block_size(start, block_size):
     data = b"".join(b'{"Id":"%d","n":"%s"}\n' % (i, b"x" * (i % 13)) for i in range(95))
     chunk = Chunk(bucket="b", key="k", size=len(data), start=start, end=len(data), format=JSON_LINES)
-    batches = list(read_chunk_batches(chunk, SmallBlocks(data, block_size), max_records=10))
+    batches = list(read_batches(chunk, SmallBlocks(data, block_size), max_records=10))
     owned = [(offset, line) for offset, line in expected_lines(data) if offset >= start]
     assert [len(batch.records) for batch in batches[:-1]] == [10] * (len(batches) - 1)
     assert [record["Id"] for batch in batches for record in batch.records] == [

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from appflow_ingest.domain.body_codec import (
+from appflow_ingest.domain.records.body_codec import (
     GZIP,
     UnknownCodec,
     body_attributes,

@@ -12,8 +12,8 @@ import jsonschema
 import orjson
 import pytest
 
-from appflow_ingest.domain.change_events import change_event_for
-from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, snapshot_event_for
+from appflow_ingest.domain.bus_events.record_changed import record_changed_event
+from appflow_ingest.domain.bus_events.snapshots import InvalidSnapshotId, member_pass_snapshot, record_snapshot
 from appflow_local.consumers.event_replay import ReplayError, narrowed_pattern, parse_instant
 from appflow_local.consumers.snapshot import ReadPacer, SnapshotError
 
@@ -40,8 +40,8 @@ def _entity(version: int = 1614592800000, deleted: bool = False) -> dict:
 @pytest.mark.parametrize("deleted", [False, True])
 def test_a_record_snapshot_is_the_first_sighting_change_with_its_own_type_and_id(deleted: bool):
     item = _entity(deleted=deleted)
-    change = change_event_for(None, item, table="entities")
-    snapshot = snapshot_event_for(item, table="entities", snapshot_id="boot-1")
+    change = record_changed_event(None, item, table="entities")
+    snapshot = record_snapshot(item, table="entities", snapshot_id="boot-1")
     assert change is not None and snapshot is not None
     assert snapshot.detail_type == "Record Snapshot"
     assert snapshot.event_id == snapshot.detail["event_id"] == f"snapshot:boot-1:{change.event_id}"
@@ -53,14 +53,14 @@ def test_a_record_snapshot_is_the_first_sighting_change_with_its_own_type_and_id
 
 def test_snapshot_ids_are_deterministic_per_snapshot_and_differ_between_snapshots():
     item = _entity()
-    first = snapshot_event_for(item, table="t", snapshot_id="a")
-    assert first == snapshot_event_for(item, table="t", snapshot_id="a")
-    assert first.event_id != snapshot_event_for(item, table="t", snapshot_id="b").event_id
+    first = record_snapshot(item, table="t", snapshot_id="a")
+    assert first == record_snapshot(item, table="t", snapshot_id="a")
+    assert first.event_id != record_snapshot(item, table="t", snapshot_id="b").event_id
 
 
 def test_a_snapshot_of_a_record_too_large_for_the_bus_carries_the_reference_as_the_change_does():
     item = {**_entity(), "record": orjson.dumps({"Id": "001A", "Blob": "x" * 300_000}).decode()}
-    snapshot = snapshot_event_for(item, table="entities", snapshot_id="s")
+    snapshot = record_snapshot(item, table="entities", snapshot_id="s")
     assert snapshot.detail["record"] is None and snapshot.detail["record_ref"] == {
         "table": "entities",
         "pk": "Account#001A",
@@ -71,7 +71,7 @@ def test_pass_snapshots_mirror_member_pass_changed_and_skip_passes_nobody_holds(
     active = {"status": "active", "member_id": "001A", "lifetime_spend": "10.00", "purchases": 1, "tier": "Bronze",
               "next_tier": "Silver", "to_next_tier": "490.00", "active_promotions": [], "upcoming_promotions": []}  # fmt: skip
     item = {"pk": "pass#001A", "kind": "pass", "member_id": "001A", "revision": 3, "pass": json.dumps(active)}
-    snapshot = snapshot_event_for(item, table="derived", snapshot_id="p")
+    snapshot = member_pass_snapshot(item, snapshot_id="p")
     assert snapshot.detail_type == "MemberPass Snapshot" and snapshot.event_id.startswith(
         "snapshot:p:MemberPass:001A:3:"
     )
@@ -79,15 +79,15 @@ def test_pass_snapshots_mirror_member_pass_changed_and_skip_passes_nobody_holds(
         {"source": "s", "detail-type": snapshot.detail_type, "detail": snapshot.detail}, _schema("member-pass-snapshot")
     )
     inactive = {**item, "pass": json.dumps({**active, "status": "inactive"})}
-    assert snapshot_event_for(inactive, table="derived", snapshot_id="p") is None
+    assert member_pass_snapshot(inactive, snapshot_id="p") is None
     sighting = {"pk": "schema#Account#X", "kind": "schema", "object": "Account", "field": "X"}
-    assert snapshot_event_for(sighting, table="derived", snapshot_id="p") is None  # history, not state
+    assert member_pass_snapshot(sighting, snapshot_id="p") is None  # history, not state
 
 
 @pytest.mark.parametrize("bad", ["", "has:colon", "space d", "x" * 65])
 def test_a_snapshot_id_must_fit_in_an_event_id(bad: str):
     with pytest.raises(InvalidSnapshotId):
-        snapshot_event_for(_entity(), table="t", snapshot_id=bad)
+        record_snapshot(_entity(), table="t", snapshot_id=bad)
 
 
 # ------------------------------------------------------------------------------------------ pacing
@@ -179,7 +179,7 @@ def _read_model_module():
 def test_the_reference_consumer_reads_changes_and_snapshots_alike_and_refuses_the_rest():
     read_model = _read_model_module()
     item = _entity(deleted=True)
-    for event in (change_event_for(None, item, table="t"), snapshot_event_for(item, table="t", snapshot_id="s")):
+    for event in (record_changed_event(None, item, table="t"), record_snapshot(item, table="t", snapshot_id="s")):
         version = read_model.RecordVersion.from_event({"detail-type": event.detail_type, "detail": event.detail})
         assert (version.object_name, version.record_id, version.deleted) == ("Account", "001A", True)
         assert version.version == "2021-03-01T10:00:00.000Z" and version.event_id == event.event_id

@@ -7,12 +7,12 @@ import io
 from collections.abc import Iterator
 
 import pytest
+from reading_helpers import read_items
 
-from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
-from appflow_ingest.domain.decoding import Decoded, Undecodable
-from appflow_ingest.domain.lines import iter_owned_lines
-from appflow_ingest.services.chunk_readers import read_chunk
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.reading.csv_records import CsvRecord, UnterminatedRecord, iter_csv_records
+from appflow_ingest.reading.decoded import Decoded, Undecodable
+from appflow_ingest.reading.lines import iter_owned_lines
 
 # AppFlow-style CSV: header, quoted fields with commas, doubled quotes, LF and CRLF newlines
 # inside quotes, an empty quoted field, a field that is only a quote, a blank line, no final newline.
@@ -82,7 +82,7 @@ def test_records_are_found_whatever_the_block_cuts(block_size):
 
 
 def test_quoted_newlines_and_doubled_quotes_decode_as_the_csv_module_does():
-    items = list(read_chunk(csv_chunk(SALESFORCE_CSV), BytesSource(SALESFORCE_CSV, 7)))
+    items = list(read_items(csv_chunk(SALESFORCE_CSV), BytesSource(SALESFORCE_CSV, 7)))
     assert all(isinstance(item, Decoded) for item in items)
     assert [item.record for item in items] == expected_rows(SALESFORCE_CSV)
     assert items[0].record["Description"] == 'Line one\nline two, with "quotes"'
@@ -95,16 +95,16 @@ def test_quoted_newlines_and_doubled_quotes_decode_as_the_csv_module_does():
 def test_a_remainder_from_any_record_boundary_yields_exactly_the_rest(block_size):
     offsets = [offset for offset in record_offsets(SALESFORCE_CSV)[1:]]
     full = [
-        (item.offset, item.record) for item in read_chunk(csv_chunk(SALESFORCE_CSV), BytesSource(SALESFORCE_CSV, 9))
+        (item.offset, item.record) for item in read_items(csv_chunk(SALESFORCE_CSV), BytesSource(SALESFORCE_CSV, 9))
     ]
     for start in offsets:
-        rest = read_chunk(csv_chunk(SALESFORCE_CSV, start), BytesSource(SALESFORCE_CSV, block_size))
+        rest = read_items(csv_chunk(SALESFORCE_CSV, start), BytesSource(SALESFORCE_CSV, block_size))
         assert [(item.offset, item.record) for item in rest] == [pair for pair in full if pair[0] >= start]
 
 
 def test_rows_with_a_wrong_number_of_fields_are_rejected_by_offset_and_the_rest_kept():
     data = b'Id,Name\n1,a\n2,b,extra\n3\n4,"multi\nline"\n5,e\n'
-    items = list(read_chunk(csv_chunk(data), BytesSource(data, 4096)))
+    items = list(read_items(csv_chunk(data), BytesSource(data, 4096)))
     bad = [item for item in items if isinstance(item, Undecodable)]
     assert [(item.offset, item.raw) for item in bad] == [(data.index(b"2,b"), b"2,b,extra"), (data.index(b"3\n"), b"3")]
     assert "expected 2 comma-separated fields as in the header row, got 3" in bad[0].reason
@@ -120,14 +120,14 @@ def test_rows_with_a_wrong_number_of_fields_are_rejected_by_offset_and_the_rest_
 
 def test_invalid_utf8_is_rejected_by_offset():
     data = b"Id,Name\n1,a\n2,\xff\xfe\n3,c\n"
-    items = list(read_chunk(csv_chunk(data), BytesSource(data, 4096)))
+    items = list(read_items(csv_chunk(data), BytesSource(data, 4096)))
     assert [type(item).__name__ for item in items] == ["Decoded", "Undecodable", "Decoded"]
     assert items[1].offset == data.index(b"2,") and "UTF8" in items[1].reason
 
 
 def test_a_quote_that_never_closes_costs_one_line_not_the_rest_of_the_file():
     data = b'Id,Name\n1,"open\n2,b\n3,c\n'
-    items = list(read_chunk(csv_chunk(data), BytesSource(data, 4096)))
+    items = list(read_items(csv_chunk(data), BytesSource(data, 4096)))
     assert isinstance(items[0], Undecodable) and items[0].offset == data.index(b'1,"')
     assert "not closed by the end of the file" in items[0].reason
     assert [item.record["Id"] for item in items[1:]] == ["2", "3"]
@@ -148,19 +148,19 @@ def test_records_starting_at_or_after_the_end_belong_to_someone_else():
 
 def test_a_header_only_file_and_an_empty_file_yield_nothing():
     for data in (b"Id,Name\n", b"Id,Name", b""):
-        assert list(read_chunk(csv_chunk(data), BytesSource(data, 4096))) == []
+        assert list(read_items(csv_chunk(data), BytesSource(data, 4096))) == []
 
 
 def test_a_bad_header_is_reported_not_guessed():
     data = b"Id,Id\n1,2\n"
-    (item,) = read_chunk(csv_chunk(data), BytesSource(data, 4096))
+    (item,) = read_items(csv_chunk(data), BytesSource(data, 4096))
     assert isinstance(item, Undecodable) and item.offset == 0 and "duplicates ['Id']" in item.reason
 
 
 def test_a_header_with_a_stray_quote_is_reported_not_raised():
     # It raised csv.Error: the chunk failed on every retry and went to the dead-letter queue.
     data = b'"Id" x,Name\n1,2\n'
-    (item,) = read_chunk(csv_chunk(data), BytesSource(data, 4096))
+    (item,) = read_items(csv_chunk(data), BytesSource(data, 4096))
     assert isinstance(item, Undecodable) and item.offset == 0 and "expected a header row" in item.reason
 
 
@@ -169,8 +169,8 @@ def test_gzip_csv_is_read_as_one_stream_and_resumes_at_a_record():
 
     compressed = gzip.compress(SALESFORCE_CSV)
     chunk = Chunk(bucket="b", key="k", size=len(compressed), start=0, end=len(compressed), format="csv.gz")
-    full = [(item.offset, item.record) for item in read_chunk(chunk, BytesSource(compressed, 10))]
+    full = [(item.offset, item.record) for item in read_items(chunk, BytesSource(compressed, 10))]
     assert [record for _, record in full] == expected_rows(SALESFORCE_CSV)
     start = full[2][0]
-    rest = read_chunk(Chunk(**{**chunk.__dict__, "start": start}), BytesSource(compressed, 10))
+    rest = read_items(Chunk(**{**chunk.__dict__, "start": start}), BytesSource(compressed, 10))
     assert [(item.offset, item.record) for item in rest] == full[2:]

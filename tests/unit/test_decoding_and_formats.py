@@ -2,8 +2,9 @@ import gzip
 
 import pytest
 
-from appflow_ingest.domain.decoding import Decoded, Undecodable, decode_json_document, decode_json_lines
-from appflow_ingest.domain.formats import detect_format
+from appflow_ingest.reading.decoded import Decoded, Undecodable
+from appflow_ingest.reading.formats import detect_format
+from appflow_ingest.reading.json_lines import decode_json_document, decode_json_lines
 
 
 def test_json_lines_keep_offsets_and_report_what_does_not_parse():

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appflow_ingest.domain.run_reports import parse_run_report
+from appflow_ingest.domain.runs.reports import parse_run_report
 from appflow_local.runs.demo import run_differences
 from appflow_local.sample_run.generator import end_flow_run_report, generate_run
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from appflow_ingest.domain.change_events import DETAIL_TYPE as RECORD_CHANGED
-from appflow_ingest.domain.derived_events import MEMBER_PASS_CHANGED, SCHEMA_CHANGED
-from appflow_ingest.domain.snapshot_events import MEMBER_PASS_SNAPSHOT, RECORD_SNAPSHOT
+from appflow_ingest.domain.bus_events.derived_items import MEMBER_PASS_CHANGED, SCHEMA_CHANGED
+from appflow_ingest.domain.bus_events.record_changed import RECORD_CHANGED
+from appflow_ingest.domain.bus_events.snapshots import MEMBER_PASS_SNAPSHOT, RECORD_SNAPSHOT
 from appflow_local.consumers.event_schemas import (
     SchemaRenderError,
     detail_type_of,

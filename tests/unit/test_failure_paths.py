@@ -11,12 +11,12 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from appflow_ingest.adapters.entity_store import OURS, STALE, WRITTEN, WriteOutcome
-from appflow_ingest.domain.chunks import Chunk, HandOver
-from appflow_ingest.domain.landing_keys import LandingKey
-from appflow_ingest.domain.records import ObjectConfig, RecordVersion
+from appflow_ingest.domain.landing.chunks import Chunk, HandOver
+from appflow_ingest.domain.landing.keys import LandingKey
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordVersion
 from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.domain.rules.rule_set import Field, RuleSet
+from appflow_ingest.ports.entities import OURS, STALE, WRITTEN, WriteOutcome
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 

@@ -1,4 +1,4 @@
-from appflow_ingest.domain.landing_keys import is_run_metadata, parse_landing_key
+from appflow_ingest.domain.landing.keys import is_run_metadata, parse_landing_key
 
 EXECUTION = "9aa00099-9943-449a-9c7a-488dbc801242"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from appflow_ingest.domain.chunks import plan_ranges
-from appflow_ingest.domain.lines import iter_owned_lines, read_start
+from appflow_ingest.domain.landing.chunks import plan_ranges
+from appflow_ingest.reading.lines import iter_owned_lines, read_start
 
 
 def blocks_of(data: bytes, offset: int, block_size: int):

@@ -10,14 +10,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from reading_helpers import read_items
 
-from appflow_ingest.adapters.ranged_file import RangedObjectFile
-from appflow_ingest.domain.chunks import Chunk, plan_ranges
-from appflow_ingest.domain.decoding import Decoded, Undecodable
-from appflow_ingest.domain.parquet_decoding import owned_row_groups, row_group_start
-from appflow_ingest.domain.records import ObjectConfig, to_record_version
+from appflow_ingest.domain.landing.chunks import Chunk, plan_ranges
+from appflow_ingest.domain.records.versions import ObjectConfig, to_record_version
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
-from appflow_ingest.services.chunk_readers import read_chunk, read_parquet_batches
+from appflow_ingest.reading.decoded import Decoded, Undecodable
+from appflow_ingest.reading.parquet import owned_row_groups, read_parquet, row_group_start
+from appflow_ingest.reading.ranged_file import RangedObjectFile
 
 
 class BytesSource:
@@ -86,7 +86,7 @@ def chunk_of(data: bytes, start: int, end: int) -> Chunk:
 def read_all(data: bytes, chunk_size: int) -> list[Decoded]:
     items = []
     for start, end in plan_ranges(len(data), chunk_size):
-        items += read_chunk(chunk_of(data, start, end), BytesSource(data))
+        items += read_items(chunk_of(data, start, end), BytesSource(data))
     return items
 
 
@@ -108,7 +108,7 @@ def test_any_cut_into_byte_ranges_reads_each_row_group_exactly_once(data):
 
 def test_each_row_group_is_one_ranged_read_after_the_footer():
     source = BytesSource(TYPED)
-    items = list(read_chunk(chunk_of(TYPED, 0, len(TYPED)), source))
+    items = list(read_items(chunk_of(TYPED, 0, len(TYPED)), source))
     assert len(items) == 50
     footer_reads = [read for read in source.reads if read[1] == len(TYPED)]
     assert len(footer_reads) <= 2 and len(source.reads) == len(footer_reads) + 7
@@ -155,9 +155,9 @@ def test_typed_and_all_string_files_store_the_same_records():
 
 def test_a_file_that_is_not_parquet_is_reported_once():
     data = b"PAR1 but then nothing of the kind"
-    items = list(read_chunk(chunk_of(data, 0, 10), BytesSource(data)))
+    items = list(read_items(chunk_of(data, 0, 10), BytesSource(data)))
     assert len(items) == 1 and isinstance(items[0], Undecodable) and "expected a Parquet file" in items[0].reason
-    assert list(read_chunk(chunk_of(data, 10, len(data)), BytesSource(data))) == []
+    assert list(read_items(chunk_of(data, 10, len(data)), BytesSource(data))) == []
 
 
 def test_the_ranged_file_serves_reads_inside_the_prefetched_window_without_requests():
@@ -178,7 +178,7 @@ def test_a_remainder_from_any_row_of_any_row_group_yields_exactly_the_rest():
         start = row_group_start(metadata, group)
         for row in range(metadata.row_group(group).num_rows):
             rest = whole.remainder_from(start, row)
-            batches = list(read_parquet_batches(rest, BytesSource(TYPED), max_rows=3))
+            batches = list(read_parquet(rest, BytesSource(TYPED), max_rows=3))
             assert [r["Id"] for b in batches for r in b.records] == ids[group * 8 + row :]
             # Each batch says where it can be resumed from: its row group's first byte and its row.
             assert (batches[0].offset, batches[0].row) == (start, row)

@@ -4,10 +4,10 @@ keys over DynamoDB's limit, versions from the future; and chunk messages from ot
 import orjson
 import pytest
 
-from appflow_ingest.domain.chunks import Chunk, ChunkMessageRejected
-from appflow_ingest.domain.records import MAX_KEY_BYTES, ObjectConfig, RecordRejected, to_record_versions
-from appflow_ingest.domain.salesforce_changes import ChangeEventRejected, parse_change_event
-from appflow_ingest.domain.salesforce_ids import canonical_id, is_canonical_18, to_18_character_id
+from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected
+from appflow_ingest.domain.records.salesforce_ids import canonical_id, is_canonical_18, to_18_character_id
+from appflow_ingest.domain.records.versions import MAX_KEY_BYTES, ObjectConfig, RecordRejected, to_record_versions
+from appflow_ingest.domain.salesforce.change_events import ChangeEventRejected, parse_change_event
 from appflow_ingest.domain.timestamps import to_epoch_millis
 
 ACCOUNT = ObjectConfig("Account")

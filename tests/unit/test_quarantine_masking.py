@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appflow_ingest.domain.quarantine import rejected_event, split_clear_content
-from appflow_ingest.domain.records import RecordRejected, RecordVersion
+from appflow_ingest.domain.records.quarantine_entries import rejected_event, split_clear_content
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion
 from appflow_ingest.domain.rules import RULE_SETS, ObjectRules
 
 KEY = b"unit masking key"

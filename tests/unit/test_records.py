@@ -1,6 +1,7 @@
 import pytest
 
-from appflow_ingest.domain.records import (
+from appflow_ingest.domain.records.salesforce_ids import to_18_character_id
+from appflow_ingest.domain.records.versions import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
@@ -8,7 +9,6 @@ from appflow_ingest.domain.records import (
     to_record_version,
     to_record_versions,
 )
-from appflow_ingest.domain.salesforce_ids import to_18_character_id
 
 ACCOUNT = ObjectConfig("Account")
 

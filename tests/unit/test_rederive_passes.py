@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredPass
 from appflow_ingest.domain.wallet import Aggregate, WalletConfig, derive_pass, next_change
+from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredPass
 from appflow_ingest.services.rederive_passes import PassRederiver, RederiveUnfinished, run_day
 
 CONFIG = WalletConfig()

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected, to_record_version
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected, to_record_version
 from appflow_ingest.domain.rules import HASH, REDACT, REDACTED, RULE_SETS, CoercionError, Field, ObjectRules, RuleSet
 from appflow_ingest.domain.rules.coercion import (
     to_boolean,

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from appflow_ingest.domain.records import RecordRejected, RecordVersion
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion
 from appflow_ingest.domain.rules import HASH, REDACT, REDACTED, Field, ObjectRules, RuleSet
 from appflow_ingest.domain.rules.coercion import ANY_FORM, COERCERS, CoercionError
 from appflow_ingest.domain.rules.rule_set import CompiledRuleSet

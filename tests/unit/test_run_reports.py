@@ -1,7 +1,7 @@
 import pytest
 
-from appflow_ingest.domain.run_ledger import COMPLETED, INCOMPLETE, RunState, settle
-from appflow_ingest.domain.run_reports import (
+from appflow_ingest.domain.runs.ledger import COMPLETED, INCOMPLETE, RunState, settle
+from appflow_ingest.domain.runs.reports import (
     RunReportRejected,
     classify_status,
     parse_count,

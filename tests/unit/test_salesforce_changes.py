@@ -1,13 +1,12 @@
 import pytest
 
-from appflow_ingest.domain.salesforce_changes import (
+from appflow_ingest.domain.salesforce.change_events import (
     ChangeEventRejected,
-    StoredRecord,
-    merge_change,
     parse_change_event,
     s3_pointer,
     unwrap_pointed_event,
 )
+from appflow_ingest.domain.salesforce.merge import StoredRecord, merge_change
 
 COMMIT = 1597947935000  # 2020-08-20T18:25:35.000Z
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from appflow_ingest.domain.change_events import change_event_for
+from appflow_ingest.domain.bus_events.derived_items import derived_item_event
 from appflow_ingest.domain.wallet import (
     NOTHING,
     Aggregate,
@@ -148,32 +148,29 @@ def pass_image(revision, **derived):
 
 
 def test_a_changed_pass_is_one_member_pass_event_with_a_deterministic_id():
-    event = change_event_for(pass_image(1, lifetime_spend="0"), pass_image(2, lifetime_spend="100"), table="t")
+    event = derived_item_event(pass_image(1, lifetime_spend="0"), pass_image(2, lifetime_spend="100"))
     assert event.detail_type == "MemberPass Changed"
     assert event.detail["lifetime_spend"] == "100" and event.detail["previous"]["lifetime_spend"] == "0"
-    again = change_event_for(pass_image(1, lifetime_spend="0"), pass_image(2, lifetime_spend="100"), table="t")
+    again = derived_item_event(pass_image(1, lifetime_spend="0"), pass_image(2, lifetime_spend="100"))
     assert event.event_id == again.event_id and event.event_id.startswith(f"MemberPass:{MEMBER}:2:")
 
 
 def test_an_unchanged_pass_publishes_nothing():
-    assert change_event_for(pass_image(1), pass_image(2), table="t") is None
+    assert derived_item_event(pass_image(1), pass_image(2)) is None
 
 
 def test_a_pass_nobody_holds_yet_publishes_nothing_and_its_revocation_does():
-    assert change_event_for(None, pass_image(1, status="inactive", lifetime_spend="5"), table="t") is None
-    revoked = change_event_for(pass_image(1), pass_image(2, status="inactive"), table="t")
+    assert derived_item_event(None, pass_image(1, status="inactive", lifetime_spend="5")) is None
+    revoked = derived_item_event(pass_image(1), pass_image(2, status="inactive"))
     assert revoked.detail["status"] == "inactive"
 
 
 def test_contributions_publish_nothing_and_a_schema_sighting_publishes_once():
-    assert (
-        change_event_for(None, {"pk": "contrib#Opportunity#006", "kind": "contribution", "version": 1}, table="t")
-        is None
-    )
+    assert derived_item_event(None, {"pk": "contrib#Opportunity#006", "kind": "contribution", "version": 1}) is None
     sighting = {"pk": "schema#Contact#New__c", "kind": "schema", "object": "Contact", "field": "New__c"}
-    event = change_event_for(None, sighting, table="t")
+    event = derived_item_event(None, sighting)
     assert (event.detail_type, event.event_id) == ("Schema Changed", "SchemaChanged:Contact:New__c")
-    assert change_event_for(sighting, sighting, table="t") is None
+    assert derived_item_event(sighting, sighting) is None
 
 
 # ------------------------------------------------------------------------------------ the calendar

@@ -39,11 +39,11 @@ from appflow_ingest.adapters.schema_registry import DynamoSchemaRegistry
 from appflow_ingest.adapters.wallet_store import DynamoWalletStore
 from appflow_ingest.domain.rules import ObjectRules
 from appflow_ingest.observability import logger, metrics, tracer
-from appflow_ingest.services.aggregate_changes import WalletAggregator, aggregate_changes
+from appflow_ingest.services.aggregate_wallet import WalletAggregator, aggregate_wallet
 from appflow_ingest.services.apply_changes import ChangeApplier
 from appflow_ingest.services.ingest_chunk import ChunkIngester
 from appflow_ingest.services.plan_file import FilePlanner, landed_objects_from_event
-from appflow_ingest.services.publish_changes import publish_changes
+from appflow_ingest.services.publish_events import publish_events
 from appflow_ingest.services.rederive_passes import PassRederiver, rederive_passes
 from appflow_ingest.services.schema_sightings import SchemaSightings
 from appflow_ingest.services.track_runs import RunTracker
@@ -351,12 +351,13 @@ class PublishFunction:
         self._bodies = record_bodies(clients, settings.record_body_bucket)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
-        """Publish the stream batch's changes."""
-        return publish_changes(
+        """Publish the stream batch's events: record changes from the entity table, passes and sightings from the derived one."""
+        return publish_events(
             event,
             publisher=self._publisher,
             source=self.settings.event_source_name,
             table=self.settings.entity_table,
+            derived_table=self.settings.derived_table,  # its stream carries passes and sightings
             volatile_fields=self._volatile_fields,
             bodies=self._bodies,
         )
@@ -384,7 +385,7 @@ class AggregateFunction:
         if self.aggregator is None:  # WALLET_CONFIG is empty: this deployment keeps no wallet passes
             metrics.add_metric(name="WalletChangesApplied", unit=MetricUnit.Count, value=0)
             return {"batchItemFailures": []}
-        return aggregate_changes(
+        return aggregate_wallet(
             event, aggregator=self.aggregator, read_body=self._bodies.read if self._bodies else None
         )
 

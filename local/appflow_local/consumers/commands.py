@@ -22,9 +22,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from appflow_ingest.adapters.event_bus import PublishError
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
-from appflow_ingest.domain.snapshot_events import InvalidSnapshotId, check_snapshot_id
+from appflow_ingest.domain.bus_events.snapshots import InvalidSnapshotId, check_snapshot_id
+from appflow_ingest.ports.bus import PublishError
 from appflow_local.consumers.downstream import downstream_resources
 from appflow_local.consumers.event_replay import ReplayError, ReplayRequest, parse_instant, replay_events
 from appflow_local.consumers.snapshot import (

@@ -19,8 +19,8 @@ from typing import Any
 
 from appflow_ingest.adapters.chunk_queue import SqsChunkQueue
 from appflow_ingest.adapters.landing_objects import S3LandingObjects
-from appflow_ingest.domain.chunks import Chunk, LandedObject
-from appflow_ingest.domain.landing_keys import parse_landing_key
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.domain.landing.keys import parse_landing_key
 from appflow_ingest.services.plan_file import FilePlanner
 from appflow_ingest.settings import ConfigurationError, parse_flow_objects
 from appflow_local.operations.errors import OperationFailed, UserError

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from appflow_ingest.adapters.run_ledger import DynamoRunLedger
-from appflow_ingest.domain.run_ledger import RunState
+from appflow_ingest.domain.runs.ledger import RunState
 from appflow_ingest.domain.timestamps import to_iso
 from appflow_local.operations.target import Target
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from appflow_ingest.domain.body_codec import record_of_item
+from appflow_ingest.domain.records.body_codec import record_of_item
 from appflow_local.emulator.server import Emulator
 from appflow_local.stack.description import StackDescription
 from appflow_local.stack.template import ACCOUNT_ID, TemplateError

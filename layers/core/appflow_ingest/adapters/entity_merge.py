@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 
 from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error, returned_item
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
-from appflow_ingest.domain.records import RecordRejected, RecordVersion, entity_key
-from appflow_ingest.domain.salesforce_changes import StoredRecord
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion, entity_key
+from appflow_ingest.domain.salesforce.merge import StoredRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -30,7 +30,7 @@ with the field and the limit, for quarantine.
 
 A record over ``INLINE_RECORD_MAX_BYTES`` is stored with its body in S3 (``record_bodies.py``); a
 smaller one over ``compress_over`` bytes is stored gzip-compressed in its item
-(domain/body_codec.py). ``EntityItems.prepare`` decides both, for every strategy and the change path.
+(domain/records/body_codec.py). ``EntityItems.prepare`` decides both, for every strategy and the change path.
 
 read-first, in detail. Reading costs half a read unit per item up to 4 KB (eventually consistent),
 about a tenth of the failed conditional write it avoids on a re-load. Then, per version:
@@ -63,15 +63,26 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from botocore.exceptions import ClientError
 
-from appflow_ingest.adapters.record_bodies import S3RecordBodies
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
-from appflow_ingest.domain.records import MAX_KEY_BYTES, RecordRejected, RecordVersion
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER, json_body_attributes, record_of_item
+from appflow_ingest.domain.records.versions import MAX_KEY_BYTES, RecordRejected, RecordVersion
+from appflow_ingest.ports.entities import (
+    MAX_ITEM_BYTES,
+    OURS,
+    READ_FIRST,
+    STALE,
+    TRANSACT,
+    WRITE_STRATEGIES,
+    WRITTEN,
+    RecordBodies,
+    WriteFailed,
+    WriteOutcome,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -84,10 +95,6 @@ if TYPE_CHECKING:
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
-READ_FIRST = "read-first"
-CONDITIONAL_PUT = "conditional-put"
-TRANSACT = "transact"
-WRITE_STRATEGIES = (READ_FIRST, CONDITIONAL_PUT, TRANSACT)  # the first is the default
 TRANSACT_MAX_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 MAX_READ_KEYS = 100  # DynamoDB's limit per BatchGetItem
 MAX_STATEMENTS = 25  # DynamoDB's limit per BatchExecuteStatement
@@ -99,7 +106,6 @@ _MAX_READ_FIRST_ROUNDS = 6  # reads with unprocessed keys, statements refused fo
 # The attributes that hold a record's body; an UPDATE removes those its new item lacks.
 BODY_ATTRIBUTES = ("record", "codec", "record_ref", "record_bytes")
 # DynamoDB refuses an item over 400 KB (attribute names and values).
-MAX_ITEM_BYTES = 400 * 1024
 # A record whose JSON is larger goes to S3 and its item keeps a pointer. Below DynamoDB's item
 # limit with room for the other attributes, and below EventBridge's 256 KB: a record kept inline
 # always fits its Record Changed event, so every event too large for the bus names an exact,
@@ -111,51 +117,6 @@ INLINE_RECORD_MAX_BYTES = 240 * 1024
 # even in 4-byte UTF-8; 32 MiB is that four times over, and a record is held in memory a few times
 # over while it is decoded, ruled and encoded (the ingest function has 1,769 MB).
 RECORD_CEILING_BYTES = 32 * 1024 * 1024
-
-WRITTEN, STALE, OURS = "written", "stale", "ours"
-
-
-class WriteFailed(RuntimeError):
-    """Writes that could not be made after retries; the chunk fails and its message is retried."""
-
-
-@dataclass
-class WriteOutcome:
-    """What became of a batch: every version is exactly one of written, stale or refused."""
-
-    written: int = 0
-    stale: int = 0  # equal (duplicate) or older than what is stored
-    refused: list[tuple[RecordVersion, RecordRejected]] = field(default_factory=list)  # not written: quarantine
-    # The versions counted written, and among them those whose condition failed on this writer's own
-    # earlier write of the same version (a retry): a caller that tracks what it wrote itself may
-    # count a repeat of one within its own input as stale instead.
-    written_versions: list[RecordVersion] = field(default_factory=list)
-    ours: list[RecordVersion] = field(default_factory=list)
-
-    def add(self, version: RecordVersion, result: str | RecordRejected) -> None:
-        """Count one version's result: written, stale, or refused (to be quarantined)."""
-        if isinstance(result, RecordRejected):
-            self.refused.append((version, result))
-        elif result == STALE:
-            self.stale += 1
-        else:
-            self.written += 1
-            self.written_versions.append(version)
-            if result == OURS:
-                self.ours.append(version)
-
-    def __iadd__(self, other: WriteOutcome) -> WriteOutcome:
-        self.written += other.written
-        self.stale += other.stale
-        self.refused += other.refused
-        self.written_versions += other.written_versions
-        self.ours += other.ours
-        return self
-
-    @property
-    def too_large(self) -> list[RecordVersion]:
-        """The refused versions (kept for callers of the first version of this API)."""
-        return [version for version, _ in self.refused]
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -218,7 +179,7 @@ def to_item(
 ) -> dict[str, Any]:
     """DynamoDB item for a record version; the record travels as JSON text (exact, cheap to encode).
 
-    The body is gzip above ``compress_over`` bytes of JSON (domain/body_codec.py). With
+    The body is gzip above ``compress_over`` bytes of JSON (domain/records/body_codec.py). With
     ``record_ref`` the record is not in the item: it is the S3 object that URI names.
     """
     item = {
@@ -254,7 +215,7 @@ class PreparedWrite:
 class EntityItems:
     """Builds entity items (inline, compressed, or with the body in S3 first) and reads their records back."""
 
-    def __init__(self, bodies: S3RecordBodies | None = None, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> None:
+    def __init__(self, bodies: RecordBodies | None = None, *, compress_over: int = DEFAULT_COMPRESS_OVER) -> None:
         self._bodies = bodies
         self._compress_over = compress_over
 
@@ -348,7 +309,7 @@ def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> boo
 
 
 class DynamoEntityStore:
-    """The entity table's newest-wins writer: each version written only if newer than the stored one."""
+    """The entity table in DynamoDB (``ports.entities.EntityStore``): newest-wins writes by the configured strategy."""
 
     def __init__(
         self,
@@ -357,7 +318,7 @@ class DynamoEntityStore:
         *,
         concurrency: int = 32,
         strategy: str = READ_FIRST,
-        bodies: S3RecordBodies | None = None,
+        bodies: RecordBodies | None = None,
         compress_over: int = DEFAULT_COMPRESS_OVER,
     ) -> None:
         if strategy not in WRITE_STRATEGIES:

@@ -6,23 +6,14 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
+from appflow_ingest.ports.bus import PublishError
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 _PUT_EVENTS_MAX = 10
-
-
-class PublishError(Exception):
-    """EventBridge kept rejecting events; everything from ``first_unpublished`` on must be retried."""
-
-    def __init__(self, first_unpublished: int, reasons: list[str]) -> None:
-        self.first_unpublished = first_unpublished
-        super().__init__(
-            f"events from position {first_unpublished} not accepted by EventBridge: {sorted(set(reasons))[:5]}"
-        )
 
 
 class EventBridgePublisher:
@@ -36,7 +27,7 @@ class EventBridgePublisher:
         self._attempts = attempts
         self._backoff = backoff_seconds
 
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None:
+    def publish(self, events: Sequence[BusEvent], source: str) -> None:
         """PutEvents in groups of 10, resending only the entries EventBridge reports as failed.
 
         Stops at the first group that keeps failing, so the caller can report the stream batch as
@@ -58,7 +49,7 @@ class EventBridgePublisher:
             if pending:
                 raise PublishError(first, reasons)
 
-    def _entry(self, event: ChangeEvent, source: str) -> PutEventsRequestEntryTypeDef:
+    def _entry(self, event: BusEvent, source: str) -> PutEventsRequestEntryTypeDef:
         return {
             "EventBusName": self._bus_name,
             "Source": source,

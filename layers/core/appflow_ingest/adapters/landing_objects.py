@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
+from appflow_ingest.ports.landing import ObjectChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -21,10 +22,6 @@ BLOCK_SIZE = 1024 * 1024  # what one read of a GET's body returns: parsing start
 SEGMENT_SIZE = 16 * 1024 * 1024  # what one GET asks for; a rest up to a quarter longer joins it
 TAIL_BLOCK = 64 * 1024
 READ_ATTEMPTS = 3  # per block: a GET whose body breaks is reopened from the first byte not yet read
-
-
-class ObjectChanged(Exception):
-    """The object was overwritten or deleted after it was planned; its new version is planned on its own."""
 
 
 def _normal_etag(etag: str | None) -> str | None:

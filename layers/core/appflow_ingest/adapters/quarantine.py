@@ -1,6 +1,6 @@
 """Quarantine: rejected lines, records and events as JSON Lines in S3, one object per chunk or event.
 
-Entries go to the quarantine bucket with nothing in clear (domain/quarantine.py); content that could
+Entries go to the quarantine bucket with nothing in clear (domain/records/quarantine_entries.py); content that could
 not be masked goes, under the same key, to the raw quarantine bucket, and its entry says where.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appflow_ingest.domain.chunks import Chunk
-from appflow_ingest.domain.quarantine import split_clear_content, to_json_lines
+from appflow_ingest.domain.landing.chunks import Chunk
+from appflow_ingest.domain.records.quarantine_entries import split_clear_content, to_json_lines
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

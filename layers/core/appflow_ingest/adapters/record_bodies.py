@@ -29,17 +29,14 @@ from urllib.parse import quote
 import orjson
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.records import RecordVersion
+from appflow_ingest.domain.records.versions import RecordVersion
+from appflow_ingest.ports.entities import RecordBodyMissing
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import TagTypeDef
 
 SUPERSEDED_TAG: TagTypeDef = {"Key": "superseded", "Value": "true"}
-
-
-class RecordBodyMissing(RuntimeError):
-    """An item points at a body that is not there (expired or deleted by hand)."""
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -51,7 +48,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 class S3RecordBodies:
-    """Record bodies too large for an item, stored in S3 under a name derived from their content."""
+    """Record bodies as S3 objects (``ports.entities.RecordBodies``), keyed by entity key, version and digest."""
 
     def __init__(self, s3: S3Client, bucket: str, prefix: str = "records/") -> None:
         self._s3 = s3

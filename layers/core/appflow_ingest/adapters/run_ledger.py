@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from appflow_ingest.domain.run_ledger import RunState
-from appflow_ingest.domain.run_reports import FlowRunReport
+from appflow_ingest.domain.runs.ledger import RunState
+from appflow_ingest.domain.runs.reports import FlowRunReport
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -14,16 +14,16 @@ again and recomputes).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
 import orjson
 from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.wallet import Aggregate, Contribution
+from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,48 +54,6 @@ def contribution_key(source_key: str) -> str:
 def pass_key(member: str) -> str:
     """The derived-table key of a member's pass."""
     return f"pass#{member}"
-
-
-class StoredContribution(NamedTuple):
-    """A source record's contribution as last counted, with the record version it came from."""
-
-    version: int
-    contribution: Contribution
-
-
-class StoredPass(NamedTuple):
-    """A member's pass item: the aggregate, its revision, the derived pass and when it may next change."""
-
-    aggregate: Aggregate
-    revision: int
-    derived: dict[str, Any] | None
-    next_change: str | None = None  # ISO date the pass may change on by the calendar alone
-
-
-@dataclass(frozen=True)
-class ContributionWrite:
-    """A contribution to store, conditioned on the version it was read at."""
-
-    source_key: str
-    version: int
-    contribution: Contribution
-    read_version: int | None  # None: the item did not exist when read
-
-
-@dataclass(frozen=True)
-class PassWrite:
-    """A member's new aggregate and pass to store, conditioned on the revision it was read at."""
-
-    member: str
-    aggregate: Aggregate
-    derived: dict[str, Any]
-    read_revision: int  # 0: the item did not exist when read
-    next_change: date | None = None  # the day the pass must be derived again (domain/wallet.next_change)
-
-    @property
-    def revision(self) -> int:
-        """The revision this write stores: one past the one read."""
-        return self.read_revision + 1
 
 
 class DynamoWalletStore:

@@ -5,7 +5,7 @@ numbers that are summed (``sums``: spend, purchase count) and facts that are kep
 (``facts``: the member record is live; promotion X runs from/to). A member's ``Aggregate`` is
 the sum of the contributions of the latest version of every record, and the ``pass`` is derived
 from the aggregate and a date. Keeping contributions per record is what makes the aggregate
-exact under any delivery order (see services/aggregate_changes.py).
+exact under any delivery order (see services/aggregate_wallet.py).
 
 Extending it: a new summed value is one more entry in a contribution's ``sums`` and one line in
 ``derive_pass``; a new object is one more branch in ``contribution_of``.

@@ -13,66 +13,33 @@ pointer to S3 and is read from there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.quarantine import Masking, rejected_event
-from appflow_ingest.domain.records import ObjectConfig, RecordRejected, RecordVersion
-from appflow_ingest.domain.resync_events import resync_required_event
-from appflow_ingest.domain.salesforce_changes import (
+from appflow_ingest.domain.bus_events.resync_required import resync_required_event
+from appflow_ingest.domain.records.quarantine_entries import rejected_event
+from appflow_ingest.domain.records.versions import ObjectConfig, RecordRejected
+from appflow_ingest.domain.salesforce.change_events import (
     CREATE,
     DELETE,
     ChangeEventRejected,
     SalesforceChange,
-    StoredRecord,
-    merge_change,
     parse_change_event,
     s3_pointer,
     unwrap_pointed_event,
 )
+from appflow_ingest.domain.salesforce.merge import merge_change
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
+from appflow_ingest.ports.bus import EventPublisher
+from appflow_ingest.ports.entities import EntityMerger, ResyncMarks
+from appflow_ingest.ports.quarantine import Quarantine
+from appflow_ingest.ports.rules import ChangeRules
 
 MAX_ATTEMPTS = 25
 WHOLE_OBJECT = "*"
-
-
-class EntityMerger(Protocol):
-    def read(self, object_name: str, record_id: str) -> StoredRecord | None: ...
-    def write_if_unchanged(self, version: RecordVersion, source: str, read_version: int | None) -> bool: ...
-
-
-class ResyncMarks(Protocol):
-    def mark(
-        self, object_name: str, record_id: str, *, reason: str, change_type: str, commit_timestamp: int, event_id: str
-    ) -> None: ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
-
-
-class RejectedEvents(Protocol):
-    def put_event(self, name: str, entry: dict[str, Any]) -> str: ...
-
-
-class ChangeRules(Protocol):
-    """The per-object rules, applied to the fields a change event delivers (domain/rules)."""
-
-    def apply_to_change(
-        self, object_name: str, values: Mapping[str, Any], nulled: Iterable[str], *, whole: bool, deleted: bool
-    ) -> tuple[dict[str, Any], tuple[str, ...]]: ...
-
-    def masking_for(self, object_name: str | None) -> Masking | None:
-        """How quarantine shows a rejected event's fields (None: they cannot be masked)."""
-        ...
-
-    def masks(self, object_name: str | None, field: str | None) -> bool:
-        """Whether the object's rule set masks the field (its value never goes into a reason)."""
-        ...
 
 
 def _diff_reason(change: SalesforceChange) -> str | None:
@@ -109,7 +76,7 @@ class ChangeApplier:
         merger: EntityMerger,
         marks: ResyncMarks,
         publisher: EventPublisher,
-        rejected: RejectedEvents,
+        rejected: Quarantine,
         read_json: Callable[[str, str], Any],
         *,
         event_source: str,

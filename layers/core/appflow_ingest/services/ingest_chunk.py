@@ -26,20 +26,17 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from appflow_ingest.adapters.entity_store import WriteOutcome
-from appflow_ingest.adapters.landing_objects import ObjectChanged
-from appflow_ingest.domain.chunks import Chunk, ChunkMessageRejected, HandOver
-from appflow_ingest.domain.decoding import DecodedBatch
-from appflow_ingest.domain.quarantine import Masking, rejected_line, rejected_message, rejected_record
-from appflow_ingest.domain.records import (
+from appflow_ingest.domain.landing.chunks import Chunk, ChunkMessageRejected, HandOver
+from appflow_ingest.domain.records.quarantine_entries import Masking, rejected_line, rejected_message, rejected_record
+from appflow_ingest.domain.records.versions import (
     ObjectConfig,
     RecordRejected,
     RecordVersion,
@@ -48,49 +45,17 @@ from appflow_ingest.domain.records import (
     to_record_versions,
 )
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
-from appflow_ingest.services.chunk_readers import ChunkBytes, read_chunk_batches
+from appflow_ingest.ports.entities import EntityStore
+from appflow_ingest.ports.landing import ChunkBytes, ChunkQueue, ObjectChanged
+from appflow_ingest.ports.quarantine import Quarantine
+from appflow_ingest.ports.rules import RecordRules
+from appflow_ingest.ports.runs import RunChunks
+from appflow_ingest.reading import DecodedBatch, read_batches
 
 # Errors that retrying may cure: the chunk fails and SQS delivers it again. Anything else raised
 # while reading a chunk's bytes is the input's doing (a corrupt file, an encoding no decoder reads)
 # and no retry can fix it: it is quarantined once and the chunk is finished.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, ConnectionError, TimeoutError)
-
-
-class EntityStore(Protocol):
-    def write_newest(
-        self, versions: Sequence[RecordVersion], source: str, *, writer: str | None = None
-    ) -> WriteOutcome: ...
-
-
-class Quarantine(Protocol):
-    def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str: ...
-    def put_event(self, name: str, entry: dict[str, Any]) -> str: ...
-
-
-class ChunkQueue(Protocol):
-    def send(self, chunks: list[Chunk]) -> None: ...
-
-
-class RunChunks(Protocol):
-    """The run ledger's chunk side (services.track_runs.RunTracker)."""
-
-    def chunk_finished(self, chunk: Chunk, report: ChunkReport) -> bool: ...
-    def recorded_hand_over(self, chunk: Chunk) -> HandOver | None: ...
-    def hand_over(self, chunk: Chunk, at: HandOver) -> HandOver: ...
-
-
-class RecordRules(Protocol):
-    """Business rules per object: coerce, derive, validate; raise RecordRejected to quarantine."""
-
-    def apply(self, version: RecordVersion) -> RecordVersion: ...
-
-    def masking_for(self, object_name: str | None) -> Masking | None:
-        """How quarantine shows a rejected record of the object (None: it cannot be masked)."""
-        ...
-
-    def masks(self, object_name: str | None, field: str | None) -> bool:
-        """Whether the object's rule set masks the field (its value never goes into a reason)."""
-        ...
 
 
 @dataclass
@@ -222,7 +187,7 @@ class ChunkIngester:
         config = self._objects_by_flow.get(chunk.landing.flow_name or "")
         # A hand-over an earlier invocation of this chunk recorded: this one stops at the same place.
         recorded = self._runs.recorded_hand_over(chunk) if self._runs is not None else None
-        batches = read_chunk_batches(chunk, self._objects, self._batch_size)
+        batches = read_batches(chunk, self._objects, self._batch_size)
         snapshots: dict[HandOver, _Snapshot] = {}
         written_here: dict[str, int] = {}  # key -> version this invocation counted written
         position = chunk.start
@@ -300,7 +265,7 @@ class ChunkIngester:
         )
         logger.error("chunk unreadable from an offset", extra={"chunk": chunk.id, "offset": offset, "reason": reason})
         entry = rejected_line(chunk, offset, b"", reason)
-        del entry["line"]  # nothing of the input is in it: no raw copy to keep (domain/quarantine.py)
+        del entry["line"]  # nothing of the input is in it: no raw copy to keep (domain/records/quarantine_entries.py)
         rejects.append(entry)
         report.read += 1
 

@@ -8,37 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
-from appflow_ingest.domain.chunks import Chunk, LandedObject, plan_ranges
-from appflow_ingest.domain.formats import SNIFF_BYTES, detect_format, is_splittable
-from appflow_ingest.domain.landing_keys import (
-    LandingKey,
+from appflow_ingest.domain.landing.chunks import Chunk, LandedObject, plan_ranges
+from appflow_ingest.domain.landing.keys import (
     decode_notification_key,
     is_data_object_key,
     is_run_metadata,
     parse_landing_key,
 )
 from appflow_ingest.observability import correlate, logger, metrics
-
-
-class LandingObjects(Protocol):
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> LandedObject | None: ...
-    def read_range(self, obj: LandedObject, start: int, stop: int) -> bytes: ...
-
-
-class ChunkQueue(Protocol):
-    def send(self, chunks: list[Chunk]) -> None: ...
-
-
-class RunFiles(Protocol):
-    """The run ledger's file side (services.track_runs.RunTracker)."""
-
-    def file_planned(self, obj: LandedObject, landing: LandingKey, chunks: int) -> None: ...
+from appflow_ingest.ports.landing import ChunkQueue, LandingObjects
+from appflow_ingest.ports.runs import RunFiles
+from appflow_ingest.reading.formats import SNIFF_BYTES, detect_format, is_splittable
 
 
 @dataclass

@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from appflow_ingest.adapters.wallet_store import ContributionWrite, PassWrite, StoredPass
 from appflow_ingest.domain.wallet import WalletConfig, derive_pass, next_change
 from appflow_ingest.observability import logger, metrics
-
-
-class DuePassStore(Protocol):
-    def due_members(self, today: date) -> Iterator[str]: ...
-    def read_passes(self, members: list[str]) -> dict[str, StoredPass]: ...
-    def commit(self, contributions: Sequence[ContributionWrite], passes: Sequence[PassWrite]) -> bool: ...
+from appflow_ingest.ports.wallet import DuePassStore, PassWrite
 
 
 class RederiveUnfinished(RuntimeError):

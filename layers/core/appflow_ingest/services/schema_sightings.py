@@ -7,15 +7,10 @@ which single sighting counts deployment-wide.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from aws_lambda_powertools.metrics import MetricUnit
 
 from appflow_ingest.observability import logger, metrics
-
-
-class SchemaRegistry(Protocol):
-    def first_sighting(self, object_name: str, field: str) -> bool: ...
+from appflow_ingest.ports.entities import SchemaRegistry
 
 
 class SchemaSightings:

@@ -15,57 +15,20 @@ publishes again with the same event id (at-least-once, like every event here).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.chunks import Chunk, HandOver, LandedObject
-from appflow_ingest.domain.landing_keys import LandingKey
-from appflow_ingest.domain.run_ledger import COMPLETED, RunState, flow_run_event, settle
-from appflow_ingest.domain.run_reports import FlowRunReport, RunReportRejected, parse_run_report
+from appflow_ingest.domain.bus_events.flow_runs import flow_run_event
+from appflow_ingest.domain.landing.chunks import Chunk, HandOver, LandedObject
+from appflow_ingest.domain.landing.keys import LandingKey
+from appflow_ingest.domain.runs.ledger import COMPLETED, RunState, settle
+from appflow_ingest.domain.runs.reports import FlowRunReport, RunReportRejected, parse_run_report
 from appflow_ingest.observability import correlate, emit_counts, logger, metrics
-
-
-class RunLedger(Protocol):
-    def file_planned(self, execution_id: str, flow_name: str | None, file_id: str, chunks: int) -> bool: ...
-    def chunk_finished(
-        self, execution_id: str, flow_name: str | None, chunk_id: str, counts: Mapping[str, int]
-    ) -> bool: ...
-    def hand_over(
-        self,
-        execution_id: str,
-        flow_name: str | None,
-        chunk_id: str,
-        offset: int,
-        row: int,
-        reingestion: str | None = None,
-    ) -> tuple[int, int]: ...
-    def hand_over_of(
-        self, execution_id: str, chunk_id: str, reingestion: str | None = None
-    ) -> tuple[int, int] | None: ...
-    def reingested_chunk_finished(
-        self, execution_id: str, reingestion: str, chunk_id: str, counts: Mapping[str, int]
-    ) -> bool: ...
-    def record_report(self, report: FlowRunReport) -> None: ...
-    def read(self, execution_id: str) -> RunState: ...
-    def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None: ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, events: Sequence[ChangeEvent], source: str) -> None: ...
-
-
-class FinishedChunk(Protocol):
-    """What the ingest path reports for a chunk (ChunkReport)."""
-
-    read: int
-    written: int
-    stale: int
-    quarantined: int
-    handed_over_at: int | None
+from appflow_ingest.ports.bus import EventPublisher
+from appflow_ingest.ports.runs import FinishedChunk, RunLedger
 
 
 @dataclass

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.wallet import WalletConfig
+from appflow_ingest.ports.entities import WRITE_STRATEGIES  # the one list; the first is the default
 
 # The variables load_settings reads for every model (wiring.py): where the configuration document is.
 DOCUMENT_VARIABLES = ("CONFIG_PARAMETER_PATH", "CONFIG_MAX_AGE_SECONDS")
@@ -46,8 +47,6 @@ def endpoint_url(env: Mapping[str, str]) -> str | None:
 
 def write_strategy(env: Mapping[str, str]) -> str:
     """WRITE_STRATEGY, one of the entity store's strategies (the first is the default)."""
-    from appflow_ingest.adapters.entity_store import WRITE_STRATEGIES  # the one list of write strategies
-
     strategy = env.get("WRITE_STRATEGY") or WRITE_STRATEGIES[0]
     if strategy not in WRITE_STRATEGIES:
         raise ConfigurationError(

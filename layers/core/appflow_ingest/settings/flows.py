@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from appflow_ingest.domain.records import DEFAULT_VOLATILE_FIELDS, ObjectConfig
+from appflow_ingest.domain.records.versions import DEFAULT_VOLATILE_FIELDS, ObjectConfig
 from appflow_ingest.domain.rules.rule_set import RuleSet
 from appflow_ingest.settings.common import ConfigurationError
 

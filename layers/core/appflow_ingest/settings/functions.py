@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from appflow_ingest.domain.body_codec import DEFAULT_COMPRESS_OVER
+from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.wallet import WalletConfig
 from appflow_ingest.settings.common import (
     ENDPOINT,
@@ -185,13 +185,15 @@ class PublishSettings:
     """Publish: the table whose stream it reads, the bus, record bodies, and the volatile fields per object."""
 
     reads: ClassVar[tuple[str, ...]] = (
-        ENDPOINT, "ENTITY_TABLE", "EVENT_BUS_NAME", "EVENT_SOURCE_NAME", "RECORD_BODY_BUCKET", "FLOW_OBJECTS",
+        ENDPOINT, "ENTITY_TABLE", "DERIVED_TABLE", "EVENT_BUS_NAME", "EVENT_SOURCE_NAME", "RECORD_BODY_BUCKET",
+        "FLOW_OBJECTS",
     )  # fmt: skip
 
     entity_table: str
     event_bus_name: str
     event_source_name: str = DEFAULT_SOURCE
     record_body_bucket: str = ""
+    derived_table: str = ""  # its stream carries passes and sightings: routed to their own events
     flows: FlowCatalog = field(default_factory=FlowCatalog)
     endpoint_url: str | None = None
 
@@ -207,6 +209,7 @@ class PublishSettings:
             endpoint_url=endpoint_url(env),
             flows=FlowCatalog.from_env(env, document),
             record_body_bucket=env.get("RECORD_BODY_BUCKET", ""),
+            derived_table=env.get("DERIVED_TABLE", ""),
         )
 
 

@@ -2,7 +2,7 @@
 
 The table is read with a parallel ``Scan`` (one thread per segment), paced by the read capacity
 DynamoDB reports so the pipeline's own reads and writes are not starved, and every item becomes the
-snapshot event of :mod:`appflow_ingest.domain.snapshot_events` (the change event's detail, its own
+snapshot event of :mod:`appflow_ingest.domain.bus_events.snapshots` (the change event's detail, its own
 detail-type and id). Events go to an EventBridge bus (``PutEvents`` by ten, failed entries resent)
 or to S3 as JSON Lines, one object per scan page.
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appflow_ingest.domain.snapshot_events import check_snapshot_id
+from appflow_ingest.domain.bus_events.snapshots import check_snapshot_id
 from appflow_local.consumers.snapshot.errors import SnapshotError
 
 

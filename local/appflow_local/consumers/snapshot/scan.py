@@ -13,8 +13,8 @@ from typing import Any, TextIO
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from appflow_ingest.domain.change_events import ChangeEvent
-from appflow_ingest.domain.snapshot_events import check_snapshot_id, snapshot_event_for
+from appflow_ingest.domain.bus_events.envelope import BusEvent
+from appflow_ingest.domain.bus_events.snapshots import check_snapshot_id, member_pass_snapshot, record_snapshot
 from appflow_local.consumers.snapshot.checkpoint import Checkpoint, CheckpointFile, SegmentProgress
 from appflow_local.consumers.snapshot.errors import SnapshotError, SnapshotInterrupted
 from appflow_local.consumers.snapshot.targets import SnapshotTarget
@@ -272,7 +272,7 @@ def _scan_segment(
         # Without a reported figure, half a unit per item scanned: a generous bound for items up to 4 KB.
         reported = (page.get("ConsumedCapacity") or {}).get("CapacityUnits")
         pacer.consumed(float(reported if reported is not None else 0.5 * page["ScannedCount"]))
-        events = list(_snapshot_events(page["Items"], source.table, checkpoint.snapshot_id, read_body))
+        events = list(_snapshot_events(page["Items"], source, checkpoint.snapshot_id, read_body))
         if events:
             target.deliver(index, state.next_part, events)
         # Recorded only once delivered: a crash before this point delivers the page again on resume.
@@ -288,9 +288,17 @@ def _scan_segment(
 
 
 def _snapshot_events(
-    items: Iterable[dict[str, Any]], table: str, snapshot_id: str, read_body: Callable[[str], Any] | None = None
-) -> Iterable[ChangeEvent]:
+    items: Iterable[dict[str, Any]],
+    source: SnapshotSource,
+    snapshot_id: str,
+    read_body: Callable[[str], Any] | None = None,
+) -> Iterable[BusEvent]:
     for item in items:
-        event = snapshot_event_for(_image(item), table=table, snapshot_id=snapshot_id, read_body=read_body)
+        image = _image(item)
+        event = (
+            member_pass_snapshot(image, snapshot_id=snapshot_id)
+            if source.object_name == MEMBER_PASS
+            else record_snapshot(image, table=source.table, snapshot_id=snapshot_id, read_body=read_body)
+        )
         if event is not None:
             yield event

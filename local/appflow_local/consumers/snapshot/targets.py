@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from appflow_ingest.adapters.event_bus import EventBridgePublisher
-from appflow_ingest.domain.change_events import ChangeEvent
+from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_local.consumers.snapshot.errors import SnapshotError
 
 
@@ -19,7 +19,7 @@ class SnapshotTarget(Protocol):
 
     description: str
 
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None: ...
+    def deliver(self, segment: int, part: int, events: Sequence[BusEvent]) -> None: ...
 
     def finish(self, summary: dict[str, Any]) -> None: ...
 
@@ -32,7 +32,7 @@ class BusTarget:
         self._source = source
         self.description = f"bus {bus_name}"
 
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None:
+    def deliver(self, segment: int, part: int, events: Sequence[BusEvent]) -> None:
         self._publisher.publish(events, self._source)
 
     def finish(self, summary: dict[str, Any]) -> None:
@@ -56,7 +56,7 @@ class S3Target:
     def key(self, segment: int, part: int) -> str:
         return f"{self.prefix}/segment-{segment:04d}-part-{part:06d}.jsonl"
 
-    def deliver(self, segment: int, part: int, events: Sequence[ChangeEvent]) -> None:
+    def deliver(self, segment: int, part: int, events: Sequence[BusEvent]) -> None:
         lines = b"".join(
             orjson.dumps({"source": self._source, "detail-type": e.detail_type, "detail": e.detail}) + b"\n"
             for e in events

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from appflow_ingest.domain.salesforce_ids import canonical_id, is_canonical_18
+from appflow_ingest.domain.records.salesforce_ids import canonical_id, is_canonical_18
 from appflow_ingest.domain.timestamps import InvalidTimestamp, to_epoch_millis, to_iso
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from appflow_ingest.domain.records import RecordRejected, RecordVersion
+from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion
 from appflow_ingest.domain.rules.coercion import COERCERS, CoercionError
 from appflow_ingest.domain.rules.record_check import compile_record_check
 

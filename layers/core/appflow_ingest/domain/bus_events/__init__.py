@@ -1,0 +1,1 @@
+"""Outbound events: the envelope and every detail-type published to the downstream bus."""

@@ -1,0 +1,1 @@
+"""Landed files: their keys, and the chunks a file is cut into."""
