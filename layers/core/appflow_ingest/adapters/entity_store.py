@@ -234,25 +234,19 @@ class EntityItems:
         if self._bodies is not None and len(body) > INLINE_RECORD_MAX_BYTES:
             # Decided on the JSON's size, not the compressed one: a body kept inline always fits
             # its Record Changed event in plain JSON, so an event too large names an S3 body.
-            return self._for_s3(version, source, writer, body)
+            return _for_s3(self._bodies, version, source, writer, body)
         item = to_item(version, source, writer=writer, record_json=body, compress_over=self._compress_over)
         if self._bodies is not None and item_size(item) > MAX_ITEM_BYTES:
-            return self._for_s3(version, source, writer, body)
+            return _for_s3(self._bodies, version, source, writer, body)
         return refusal(item) or PreparedWrite(version, item)
-
-    def _for_s3(
-        self, version: RecordVersion, source: str, writer: str | None, body: bytes
-    ) -> PreparedWrite | RecordRejected:
-        ref = self._bodies.uri_for(version, body)  # type: ignore[union-attr]
-        item = to_item(version, source, writer=writer, record_json=body, record_ref=ref)
-        refused = refusal(item)  # a key DynamoDB refuses: no body for an item that cannot be
-        return refused or PreparedWrite(version, item, pending_body=body)
 
     def store_body(self, prepared: PreparedWrite) -> PreparedWrite:
         """Write the prepared version's S3 body, if it has one waiting, and point its item at it."""
         if prepared.pending_body is None:
             return prepared
-        prepared.body_ref = self._bodies.put(prepared.version, prepared.pending_body)  # type: ignore[union-attr]
+        if self._bodies is None:  # only _for_s3 leaves a body pending, and only with a body store
+            raise RuntimeError(f"{prepared.version.key}: a body to store in S3 but no body store")
+        prepared.body_ref = self._bodies.put(prepared.version, prepared.pending_body)
         prepared.pending_body = None
         return prepared
 
@@ -297,6 +291,16 @@ Hint = StoredVersion | str
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _for_s3(
+    bodies: RecordBodies, version: RecordVersion, source: str, writer: str | None, body: bytes
+) -> PreparedWrite | RecordRejected:
+    """The item pointing at the record's S3 body (written later, by ``store_body``), or why the item is refused."""
+    ref = bodies.uri_for(version, body)
+    item = to_item(version, source, writer=writer, record_json=body, record_ref=ref)
+    refused = refusal(item)  # a key DynamoDB refuses: no body for an item that cannot be
+    return refused or PreparedWrite(version, item, pending_body=body)
 
 
 def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> bool:
