@@ -42,8 +42,10 @@ lint: dev
 	$(BIN)/ruff format --check .
 
 # mypy strict on the Lambda layer (pyproject.toml [tool.mypy]); the stub packages come with `make dev`.
+# Each handler is a module named `app`, so each is checked on its own, the layer it imports as already checked.
 typecheck: dev
 	$(BIN)/mypy
+	for handler in functions/*/app.py; do $(BIN)/mypy --follow-imports=silent $$handler || exit 1; done
 
 format: dev
 	$(BIN)/ruff format .
