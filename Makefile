@@ -7,7 +7,7 @@ SAM    := $(SAMVENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev demo test unit integration e2e lint format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
+.PHONY: dev demo test unit integration e2e lint typecheck format sam-validate sam-validate-flows config-check deploy sam-build sam-sizes security bench bench-smoke ci clean event-schemas
 
 $(BIN)/appflow-ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ e2e: dev
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy strict on the Lambda layer (pyproject.toml [tool.mypy]); the stub packages come with `make dev`.
+# Each handler is a module named `app`, so each is checked on its own, the layer it imports as already checked.
+typecheck: dev
+	$(BIN)/mypy
+	for handler in functions/*/app.py; do $(BIN)/mypy --follow-imports=silent $$handler || exit 1; done
 
 format: dev
 	$(BIN)/ruff format .

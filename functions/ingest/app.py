@@ -1,5 +1,8 @@
 """Ingest: one chunk message -> its records read, checked and written newest-wins to DynamoDB."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appflow_ingest import wiring
@@ -12,5 +15,5 @@ function = wiring.ingest_function()
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     return function.handle(event, context)

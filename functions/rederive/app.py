@@ -1,5 +1,8 @@
 """Rederive: the daily schedule -> the wallet passes a promotion's start or end changes, derived again on the day."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from appflow_ingest import wiring
@@ -12,5 +15,5 @@ function = wiring.rederive_function()
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     return function.handle(event, context)

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 SERVICE = os.getenv("POWERTOOLS_SERVICE_NAME", "appflow-ingest")
 # A dimension value must not be empty: a file outside any flow's layout, an unconfigured object.
@@ -42,8 +45,11 @@ METRIC_DIMENSIONS = frozenset({"flow", "object"})
 
 
 def _allowed(values: Mapping[str, Any], allowed: frozenset[str], what: str) -> dict[str, Any]:
-    """The listed names only. An unlisted one is dropped, not raised: telemetry must never fail a
-    chunk; its name (never its value) is logged so the slip is seen and the list reviewed."""
+    """The listed names only: an unlisted one is dropped and its name (never its value) logged.
+
+    Dropped, not raised: telemetry must never fail a chunk; the log line shows the slip, so the
+    list is reviewed.
+    """
     unknown = sorted(set(values) - allowed)
     if unknown:
         logger.warning(f"{what} not in the allow-list dropped", extra={"dropped_names": unknown})
@@ -70,17 +76,28 @@ def emit_counts(counts: Mapping[str, int | float], **dimensions: str | None) -> 
 
 
 def correlate(**keys: str | None) -> None:
-    """Put the keys an operator searches logs by (flow, execution_id, chunk_id, event_id) on every
-    later log line of this invocation (handlers clear them at the start of the next one)."""
+    """Put the keys an operator searches logs by on every later log line of this invocation.
+
+    The keys: flow, execution_id, chunk_id, event_id and the like (CORRELATION_KEYS); handlers
+    clear them at the start of the next invocation.
+    """
     allowed = _allowed(keys, CORRELATION_KEYS, "log keys")
     logger.append_keys(**{name: value for name, value in allowed.items() if value is not None})
 
 
-def correlate_stream_batch(records: Sequence[Any]) -> None:
-    """A stream batch's keys: its first and last sequence numbers, which an on-failure queue's
-    ``DDBStreamBatchInfo`` names too, so a dead-lettered batch leads to its logs."""
+def correlate_stream_batch(records: Sequence[DynamoDBRecord]) -> None:
+    """Correlate a stream batch's logs by its first and last sequence numbers.
+
+    An on-failure queue's ``DDBStreamBatchInfo`` names the same two, so a dead-lettered batch
+    leads to its logs.
+    """
     if records:
         correlate(
-            first_sequence_number=records[0].dynamodb.sequence_number,
-            last_sequence_number=records[-1].dynamodb.sequence_number,
+            first_sequence_number=_sequence_number(records[0]),
+            last_sequence_number=_sequence_number(records[-1]),
         )
+
+
+def _sequence_number(record: DynamoDBRecord) -> str | None:
+    # Powertools types the stream part as optional; a record from a stream always has one.
+    return record.dynamodb.sequence_number if record.dynamodb is not None else None

@@ -67,10 +67,14 @@ Env = Mapping[str, str]
 class SettingsModel(Protocol):
     """A per-function settings model (settings/functions.py)."""
 
-    endpoint_url: str | None
+    @property
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint override (local mode), or None for AWS's own."""
+        ...
 
     @classmethod
-    def from_env(cls, env: Env, document: Mapping[str, Any] | None = None) -> Self: ...
+    def from_env(cls, env: Env, document: Mapping[str, Any] | None = None) -> Self:
+        """The settings from the function's environment and, when one is pushed, the configuration document."""
 
 
 Settings = TypeVar("Settings", bound=SettingsModel)
@@ -80,7 +84,8 @@ Function = TypeVar("Function", bound="LambdaFunction")
 class LambdaFunction(Protocol):
     """What a handler calls: one event in, the function's response out."""
 
-    def handle(self, event: dict, context: LambdaContext) -> dict: ...
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
+        """The function's response to one invocation."""
 
 
 # ------------------------------------------------------------------ settings and the configuration document
@@ -164,7 +169,7 @@ class Configured(Generic[Function]):
                 self.digest = digest
         return self.built
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """The function's response to one invocation, under the configuration in force."""
         return self.current().handle(event, context)
 
@@ -209,7 +214,7 @@ class PlanFunction:
             runs=run_tracker(settings.runs, clients) if settings.runs else None,
         )
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Plan every object the S3 notification names."""
         plans = [self.planner.plan(obj) for obj in landed_objects_from_event(event)]
         return {"planned": [plan.summary() for plan in plans]}
@@ -263,14 +268,14 @@ class IngestFunction:
         )
 
     @tracer.capture_method
-    def ingest_message(self, record: SQSRecord, lambda_context: LambdaContext) -> dict:
+    def ingest_message(self, record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
         """One chunk message (a record of the SQS batch)."""
         # Powertools injects lambda_context, so a chunk can hand over its rest before the time limit.
         # A message that cannot be read is quarantined by the service, not retried into the DLQ.
         ingester = self.ingester_for(self._masking_key.current())
         return ingester.ingest_message(record.body, remaining_ms=lambda_context.get_remaining_time_in_millis).as_dict()
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """The SQS batch, each message on its own; failed ones reported as partial batch failures."""
         return process_partial_response(
             event=event, record_handler=self.ingest_message, processor=self._processor, context=context
@@ -323,7 +328,7 @@ class ChangesFunction:
             max_version_skew_ms=self.settings.max_version_skew_seconds * 1000,
         )
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Apply one change event."""
         return self.applier_for(self._masking_key.current()).apply(event).as_dict()
 
@@ -345,7 +350,7 @@ class PublishFunction:
         # replaced is tagged for expiry.
         self._bodies = record_bodies(clients, settings.record_body_bucket)
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Publish the stream batch's events: record changes from the entity table, passes and sightings from the derived one."""
         return publish_events(
             event,
@@ -375,7 +380,7 @@ class AggregateFunction:
         # Records too large for one item keep their body in S3: the wallet reads the full record.
         self._bodies = record_bodies(clients, settings.record_body_bucket)
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Apply the stream batch to the wallet; nothing to do in a deployment without one."""
         if self.aggregator is None:  # WALLET_CONFIG is empty: this deployment keeps no wallet passes
             metrics.add_metric(name="WalletChangesApplied", unit=MetricUnit.Count, value=0)
@@ -400,7 +405,7 @@ class RederiveFunction:
             else None
         )
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Derive again the passes due on the scheduled day; nothing is ever due without a wallet."""
         if self.rederiver is None:  # no wallet in this deployment: nothing is ever due
             metrics.add_metric(name="PassesDue", unit=MetricUnit.Count, value=0)
@@ -419,7 +424,7 @@ class RunsFunction:
     def __init__(self, settings: RunsSettings, clients: AwsClients) -> None:
         self.tracker = run_tracker(settings.runs, clients)
 
-    def handle(self, event: dict, context: LambdaContext) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
         """Record one run report."""
         return self.tracker.record_report(event).as_dict()
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:  # the stub packages are a dev dependency; Lambda never imports them
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 
 class AwsClients:
@@ -24,19 +32,19 @@ class AwsClients:
         )
         self._session = boto3.session.Session()
 
-    def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint_url, config=self._config)
+    @cached_property
+    def s3(self) -> S3Client:
+        """The s3 client."""
+        return self._session.client("s3", endpoint_url=self._endpoint_url, config=self._config)
 
     @cached_property
-    def s3(self) -> Any:
-        return self.client("s3")
+    def sqs(self) -> SQSClient:
+        """The sqs client."""
+        return self._session.client("sqs", endpoint_url=self._endpoint_url, config=self._config)
 
     @cached_property
-    def sqs(self) -> Any:
-        return self.client("sqs")
-
-    @cached_property
-    def dynamodb(self) -> Any:
+    def dynamodb(self) -> DynamoDBClient:
+        """The DynamoDB client, without botocore's client-side parameter validation."""
         # botocore checks every parameter against the API model in Python before sending: ~40 µs a
         # record on the batched write path (bench/cost_scenarios.py), a sixth of its client CPU.
         # DynamoDB checks them anyway, and every write path handles its ValidationException.
@@ -45,13 +53,16 @@ class AwsClients:
         )
 
     @cached_property
-    def events(self) -> Any:
-        return self.client("events")
+    def events(self) -> EventBridgeClient:
+        """The events client."""
+        return self._session.client("events", endpoint_url=self._endpoint_url, config=self._config)
 
     @cached_property
-    def secretsmanager(self) -> Any:
-        return self.client("secretsmanager")
+    def secretsmanager(self) -> SecretsManagerClient:
+        """The secretsmanager client."""
+        return self._session.client("secretsmanager", endpoint_url=self._endpoint_url, config=self._config)
 
     @cached_property
-    def ssm(self) -> Any:
-        return self.client("ssm")
+    def ssm(self) -> SSMClient:
+        """The ssm client."""
+        return self._session.client("ssm", endpoint_url=self._endpoint_url, config=self._config)

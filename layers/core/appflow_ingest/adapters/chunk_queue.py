@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkQueueError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 _SQS_BATCH = 10
 
 
 class SqsChunkQueue:
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    """The chunk queue on SQS: chunk messages sent in batches of ten."""
+
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
 
     def send(self, chunks: Sequence[Chunk]) -> None:
         """Queue every chunk; entries SQS reports as failed are retried once, then raise."""
         for first in range(0, len(chunks), _SQS_BATCH):
-            entries = [
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "MessageBody": chunk.to_json()}
                 for i, chunk in enumerate(chunks[first : first + _SQS_BATCH])
             ]

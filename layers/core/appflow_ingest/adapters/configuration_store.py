@@ -8,9 +8,12 @@ reads them by path in one paginated call and caches them for ``max_age`` seconds
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 FLOWS = "flows"
 WALLET = "wallet"
@@ -33,13 +36,14 @@ def configuration_document(parts: dict[str, Any]) -> dict[str, Any]:
 class SsmConfigurationStore:
     """Reads the configuration pushed under one SSM path."""
 
-    def __init__(self, ssm_client: Any, path: str, *, max_age_seconds: int = 300) -> None:
+    def __init__(self, ssm_client: SSMClient, path: str, *, max_age_seconds: int = 300) -> None:
         self._provider = SSMProvider(boto3_client=ssm_client)
         self._path = path.rstrip("/")
         self._max_age = max_age_seconds
 
     @property
     def path(self) -> str:
+        """The SSM path the configuration is read from (no trailing slash)."""
         return self._path
 
     def read(self) -> dict[str, Any] | None:

@@ -10,21 +10,27 @@ publisher see no difference between the two paths.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error
+from appflow_ingest.adapters.entity_store import EntityItems, refusal_from_error, returned_item
 from appflow_ingest.adapters.record_bodies import S3RecordBodies
 from appflow_ingest.domain.records.body_codec import DEFAULT_COMPRESS_OVER
 from appflow_ingest.domain.records.versions import RecordRejected, RecordVersion, entity_key
 from appflow_ingest.domain.salesforce.merge import StoredRecord
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutItemInputTypeDef
+
 
 class DynamoEntityMerger:
+    """Reads an entity item and writes its merged successor only if the item still holds the version read."""
+
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         table: str,
         bodies: S3RecordBodies | None = None,
         *,
@@ -35,6 +41,7 @@ class DynamoEntityMerger:
         self._items = EntityItems(bodies, compress_over=compress_over)
 
     def read(self, object_name: str, record_id: str) -> StoredRecord | None:
+        """The stored record of one key, read strongly consistent; None if there is none."""
         item = self._dynamodb.get_item(
             TableName=self._table,
             Key={"pk": {"S": entity_key(object_name, record_id)}},
@@ -60,20 +67,21 @@ class DynamoEntityMerger:
         prepared = self._items.prepare(version, source)
         if isinstance(prepared, RecordRejected):
             raise prepared
+        request: PutItemInputTypeDef = {
+            "TableName": self._table,
+            "Item": prepared.item,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
         if read_version is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
-            condition = {
-                "ConditionExpression": "version = :read",
-                "ExpressionAttributeValues": {":read": {"N": str(read_version)}},
-            }
+            request["ConditionExpression"] = "version = :read"
+            request["ExpressionAttributeValues"] = {":read": {"N": str(read_version)}}
         try:
-            self._dynamodb.put_item(
-                TableName=self._table, Item=prepared.item, ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition
-            )
+            self._dynamodb.put_item(**request)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                self._items.release(prepared, error.response.get("Item"))
+                self._items.release(prepared, returned_item(error.response.get("Item")))
                 return False
             refused = refusal_from_error(error)
             if refused is None:

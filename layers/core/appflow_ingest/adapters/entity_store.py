@@ -61,10 +61,10 @@ import base64
 import hashlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from botocore.exceptions import ClientError
@@ -83,6 +83,15 @@ from appflow_ingest.ports.entities import (
     WriteFailed,
     WriteOutcome,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        BatchStatementRequestTypeDef,
+        KeysAndAttributesOutputTypeDef,
+        KeysAndAttributesUnionTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 NEWER_THAN_STORED = "attribute_not_exists(pk) OR version < :version"
 
@@ -135,6 +144,15 @@ def refusal(item: dict[str, Any]) -> RecordRejected | None:
             None, f"an item of at most {MAX_ITEM_BYTES // 1024} KB (DynamoDB's item limit), this one is {size} bytes"
         )
     return None
+
+
+def returned_item(item: object) -> dict[str, Any] | None:
+    """The stored item a failed condition sent back (``ReturnValuesOnConditionCheckFailure``), or None.
+
+    It is the item's attribute map; botocore's stubs call it ``object`` in ``ClientError.response``
+    and a key/value pair in a cancellation reason, hence the check rather than a cast.
+    """
+    return item if isinstance(item, dict) else None
 
 
 def refusal_from_error(error: ClientError) -> RecordRejected | None:
@@ -216,25 +234,19 @@ class EntityItems:
         if self._bodies is not None and len(body) > INLINE_RECORD_MAX_BYTES:
             # Decided on the JSON's size, not the compressed one: a body kept inline always fits
             # its Record Changed event in plain JSON, so an event too large names an S3 body.
-            return self._for_s3(version, source, writer, body)
+            return _for_s3(self._bodies, version, source, writer, body)
         item = to_item(version, source, writer=writer, record_json=body, compress_over=self._compress_over)
         if self._bodies is not None and item_size(item) > MAX_ITEM_BYTES:
-            return self._for_s3(version, source, writer, body)
+            return _for_s3(self._bodies, version, source, writer, body)
         return refusal(item) or PreparedWrite(version, item)
-
-    def _for_s3(
-        self, version: RecordVersion, source: str, writer: str | None, body: bytes
-    ) -> PreparedWrite | RecordRejected:
-        ref = self._bodies.uri_for(version, body)  # type: ignore[union-attr]
-        item = to_item(version, source, writer=writer, record_json=body, record_ref=ref)
-        refused = refusal(item)  # a key DynamoDB refuses: no body for an item that cannot be
-        return refused or PreparedWrite(version, item, pending_body=body)
 
     def store_body(self, prepared: PreparedWrite) -> PreparedWrite:
         """Write the prepared version's S3 body, if it has one waiting, and point its item at it."""
         if prepared.pending_body is None:
             return prepared
-        prepared.body_ref = self._bodies.put(prepared.version, prepared.pending_body)  # type: ignore[union-attr]
+        if self._bodies is None:  # only _for_s3 leaves a body pending, and only with a body store
+            raise RuntimeError(f"{prepared.version.key}: a body to store in S3 but no body store")
+        prepared.body_ref = self._bodies.put(prepared.version, prepared.pending_body)
         prepared.pending_body = None
         return prepared
 
@@ -281,6 +293,16 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _for_s3(
+    bodies: RecordBodies, version: RecordVersion, source: str, writer: str | None, body: bytes
+) -> PreparedWrite | RecordRejected:
+    """The item pointing at the record's S3 body (written later, by ``store_body``), or why the item is refused."""
+    ref = bodies.uri_for(version, body)
+    item = to_item(version, source, writer=writer, record_json=body, record_ref=ref)
+    refused = refusal(item)  # a key DynamoDB refuses: no body for an item that cannot be
+    return refused or PreparedWrite(version, item, pending_body=body)
+
+
 def _is_own_write(prepared: PreparedWrite, stored: dict[str, Any] | None) -> bool:
     """Whether the stored item is this very write, made earlier by the same writer (a retry met it)."""
     return (
@@ -295,7 +317,7 @@ class DynamoEntityStore:
 
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         table: str,
         *,
         concurrency: int = 32,
@@ -349,7 +371,7 @@ class DynamoEntityStore:
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return self._lost(prepared, error.response.get("Item"))
+                return self._lost(prepared, returned_item(error.response.get("Item")))
             refused = refusal_from_error(error)
             if refused is None:
                 raise
@@ -409,7 +431,7 @@ class DynamoEntityStore:
 
     def _read_group(self, keys: Sequence[str]) -> dict[str, Hint]:
         hints: dict[str, Hint] = dict.fromkeys(keys, ABSENT)
-        request: dict[str, Any] = {
+        request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
             self._table: {
                 "Keys": [{"pk": {"S": key}} for key in keys],
                 "ProjectionExpression": "pk, version, written_by",
@@ -418,19 +440,20 @@ class DynamoEntityStore:
                 "ConsistentRead": False,
             }
         }
+        unprocessed: dict[str, KeysAndAttributesOutputTypeDef] = {}
         for attempt in range(_MAX_READ_FIRST_ROUNDS):
             response = self._dynamodb.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self._table, []):
                 hints[item["pk"]["S"]] = StoredVersion(int(item["version"]["N"]), item.get("written_by", {}).get("S"))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
+            request = unprocessed = response.get("UnprocessedKeys") or {}
+            if not unprocessed:
                 return hints
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # jittered backoff, as botocore does
-        for key in request[self._table]["Keys"]:
+        for key in unprocessed[self._table]["Keys"]:
             hints[key["pk"]["S"]] = UNKNOWN
         return hints
 
-    def _statement(self, prepared: PreparedWrite, hint: Hint) -> dict[str, Any]:
+    def _statement(self, prepared: PreparedWrite, hint: Hint) -> BatchStatementRequestTypeDef:
         """The conditioned PartiQL statement for a version: INSERT where the read found no item, else UPDATE."""
         item = prepared.item
         names = tuple(item)
@@ -454,7 +477,8 @@ class DynamoEntityStore:
 
     def _execute(self, group: list[PreparedWrite], hints: dict[str, Hint]) -> tuple[WriteOutcome, list[PreparedWrite]]:
         """One BatchExecuteStatement, statements refused for capacity sent again: (its outcome, those to put instead)."""
-        outcome, fallback, pending = WriteOutcome(), [], group
+        outcome, pending = WriteOutcome(), group
+        fallback: list[PreparedWrite] = []
         for attempt in range(_MAX_READ_FIRST_ROUNDS):
             try:
                 response = self._dynamodb.batch_execute_statement(
@@ -466,16 +490,16 @@ class DynamoEntityStore:
                 # The request as a whole refused (DynamoDB does not always say for which
                 # statement): each goes alone, so only a bad one is refused.
                 return outcome, fallback + pending
-            retry = []
+            retry: list[PreparedWrite] = []
             for prepared, answer in zip(pending, response["Responses"], strict=True):
-                error = answer.get("Error")
-                if error is None:
+                failure = answer.get("Error")
+                if failure is None:
                     outcome.add(prepared.version, WRITTEN)
-                elif error.get("Code") in _RETRYABLE_REASONS:
+                elif failure.get("Code") in _RETRYABLE_REASONS:
                     retry.append(prepared)
-                elif error.get("Code") == "ConditionalCheckFailed" and error.get("Item"):
+                elif failure.get("Code") == "ConditionalCheckFailed" and failure.get("Item"):
                     # The item went newer (or equal) since it was read, or holds this writer's own write.
-                    outcome.add(prepared.version, self._lost(prepared, error["Item"]))
+                    outcome.add(prepared.version, self._lost(prepared, failure["Item"]))
                 else:
                     # DuplicateItem (created since the read), an UPDATE of a missing item, or a
                     # refusal of this item: the conditional put decides, and names a refusal.
@@ -529,7 +553,7 @@ class DynamoEntityStore:
                 still = []
                 for prepared, reason in zip(pending, reasons, strict=True):
                     if reason.get("Code") == "ConditionalCheckFailed":
-                        outcome.add(prepared.version, self._lost(prepared, reason.get("Item")))
+                        outcome.add(prepared.version, self._lost(prepared, returned_item(reason.get("Item"))))
                     else:
                         still.append(prepared)
                 pending = still
@@ -543,7 +567,7 @@ class DynamoEntityStore:
             raise WriteFailed(f"{len(pending)} versions not written after {_MAX_TRANSACT_ROUNDS} transaction rounds")
         return outcome
 
-    def _conditional_put(self, prepared: PreparedWrite) -> dict[str, Any]:
+    def _conditional_put(self, prepared: PreparedWrite) -> TransactWriteItemTypeDef:
         return {
             "Put": {
                 "TableName": self._table,

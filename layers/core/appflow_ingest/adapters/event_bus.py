@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_ingest.ports.bus import PublishError
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 _PUT_EVENTS_MAX = 10
 
 
 class EventBridgePublisher:
-    def __init__(self, events: Any, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2) -> None:
+    """Puts events on the EventBridge bus, resending what it rejects, in order."""
+
+    def __init__(
+        self, events: EventBridgeClient, bus_name: str, *, attempts: int = 4, backoff_seconds: float = 0.2
+    ) -> None:
         self._events = events
         self._bus_name = bus_name
         self._attempts = attempts
@@ -41,7 +49,7 @@ class EventBridgePublisher:
             if pending:
                 raise PublishError(first, reasons)
 
-    def _entry(self, event: BusEvent, source: str) -> dict[str, Any]:
+    def _entry(self, event: BusEvent, source: str) -> PutEventsRequestEntryTypeDef:
         return {
             "EventBusName": self._bus_name,
             "Source": source,

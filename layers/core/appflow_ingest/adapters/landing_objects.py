@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 from s3transfer.utils import S3_RETRYABLE_DOWNLOAD_ERRORS
 
 from appflow_ingest.domain.landing.chunks import Chunk, LandedObject
 from appflow_ingest.ports.landing import ObjectChanged
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef, GetObjectRequestTypeDef, HeadObjectRequestTypeDef
 
 BLOCK_SIZE = 1024 * 1024  # what one read of a GET's body returns: parsing starts after the first
 SEGMENT_SIZE = 16 * 1024 * 1024  # what one GET asks for; a rest up to a quarter longer joins it
@@ -31,17 +36,20 @@ def _normal_version(version_id: str | None) -> str | None:
 class S3LandingObjects:
     """Landing-bucket reads: streamed ranged GETs, the next block read while this one is parsed."""
 
-    def __init__(self, s3: Any, block_size: int = BLOCK_SIZE, segment_size: int = SEGMENT_SIZE) -> None:
+    def __init__(self, s3: S3Client, block_size: int = BLOCK_SIZE, segment_size: int = SEGMENT_SIZE) -> None:
         self._s3 = s3
         self._block_size = block_size
         self._segment_size = segment_size
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-prefetch")
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> LandedObject | None:
+        """Size, ETag and version of an object (the given version, if any); None if it is not there."""
         version_id = _normal_version(version_id)
         try:
-            extra = {"VersionId": version_id} if version_id else {}
-            response = self._s3.head_object(Bucket=bucket, Key=key, **extra)
+            request: HeadObjectRequestTypeDef = {"Bucket": bucket, "Key": key}
+            if version_id:
+                request["VersionId"] = version_id
+            response = self._s3.head_object(**request)
         except ClientError as error:
             if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
                 return None
@@ -58,7 +66,7 @@ class S3LandingObjects:
         """Bytes ``[start, stop)`` of exactly the planned version of the object."""
         if stop <= start:
             return b""
-        return self._get(obj, Range=f"bytes={start}-{stop - 1}")["Body"].read()
+        return self._get(obj, f"bytes={start}-{stop - 1}")["Body"].read()
 
     def blocks(self, obj: LandedObject | Chunk, offset: int, stop: int | None = None) -> Iterator[bytes]:
         """Consecutive blocks from ``offset`` to the end of the object, the next one read ahead.
@@ -105,18 +113,21 @@ class S3LandingObjects:
                 pending.exception()
             reader.close()
 
-    def stream(self, obj: LandedObject | Chunk) -> BinaryIO:
+    def stream(self, obj: LandedObject | Chunk) -> StreamingBody:
         """The whole object as a stream, for formats read front to back (gzip)."""
         return self._get(obj)["Body"]
 
-    def _get(self, obj: LandedObject | Chunk, **kwargs: Any) -> dict[str, Any]:
+    def _get(self, obj: LandedObject | Chunk, byte_range: str | None = None) -> GetObjectOutputTypeDef:
+        request: GetObjectRequestTypeDef = {"Bucket": obj.bucket, "Key": obj.key}
+        if byte_range is not None:
+            request["Range"] = byte_range
         version_id = _normal_version(obj.version_id)
         if version_id:
-            kwargs["VersionId"] = version_id
+            request["VersionId"] = version_id
         elif obj.etag:
-            kwargs["IfMatch"] = f'"{_normal_etag(obj.etag)}"'
+            request["IfMatch"] = f'"{_normal_etag(obj.etag)}"'
         try:
-            return self._s3.get_object(Bucket=obj.bucket, Key=obj.key, **kwargs)
+            return self._s3.get_object(**request)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code in {"PreconditionFailed", "412", "NoSuchKey", "NoSuchVersion", "404"}:
@@ -133,7 +144,13 @@ class _RangeReader:
     """
 
     def __init__(
-        self, get: Callable[..., dict[str, Any]], start: int, end: int, *, block_size: int, segment_size: int
+        self,
+        get: Callable[[str], GetObjectOutputTypeDef],
+        start: int,
+        end: int,
+        *,
+        block_size: int,
+        segment_size: int,
     ) -> None:
         self._get = get
         self._position = start
@@ -141,7 +158,7 @@ class _RangeReader:
         self._block_size = block_size
         self._segment_size = segment_size
         self._segment_end = start
-        self._body: Any = None
+        self._body: StreamingBody | None = None
 
     def read_block(self) -> bytes:
         """The next block, or ``b""`` at the end of the range."""
@@ -166,7 +183,7 @@ class _RangeReader:
             segment_end = self._position + self._segment_size
             # A remainder only a little over one segment (a chunk and its tail) is one GET, not two.
             self._segment_end = self._end if self._end - segment_end <= self._segment_size // 4 else segment_end
-            self._body = self._get(Range=f"bytes={self._position}-{self._segment_end - 1}")["Body"]
+            self._body = self._get(f"bytes={self._position}-{self._segment_end - 1}")["Body"]
         block = self._body.read(min(self._block_size, self._segment_end - self._position))
         if not block:  # botocore checks the length when a body ends; this guards a body that lies
             raise ConnectionError(f"GET body ended at byte {self._position}, before {self._segment_end}")

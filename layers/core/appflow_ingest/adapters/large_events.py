@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3EventDocuments:
-    def __init__(self, s3: Any) -> None:
+    """Reads an event document that was too large for EventBridge from S3."""
+
+    def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
 
     def read_json(self, bucket: str, key: str) -> Any:
+        """The JSON document at s3://bucket/key; ValueError naming the object if it is not JSON."""
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         try:
             return orjson.loads(body)

@@ -7,17 +7,20 @@ instance within that time. Only the functions that mask are given the secret and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from appflow_ingest.settings import ConfigurationError
 
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 
 class SecretMaskingKey:
     """The current masking key, from a Secrets Manager secret (its SecretString)."""
 
-    def __init__(self, secretsmanager: Any, secret_id: str) -> None:
+    def __init__(self, secretsmanager: SecretsManagerClient, secret_id: str) -> None:
         if not secret_id:
             raise ConfigurationError(
                 "environment variable MASKING_KEY_SECRET is required (declared in template.yaml for the "

@@ -6,26 +6,33 @@ not be masked goes, under the same key, to the raw quarantine bucket, and its en
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.domain.records.quarantine_entries import split_clear_content, to_json_lines
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 class S3Quarantine:
-    def __init__(self, s3: Any, bucket: str, *, raw_bucket: str, prefix: str = "quarantine/") -> None:
+    """Writes quarantine entries to S3, masked, with the unmaskable content in the raw quarantine bucket."""
+
+    def __init__(self, s3: S3Client, bucket: str, *, raw_bucket: str, prefix: str = "quarantine/") -> None:
         self._s3 = s3
         self._bucket = bucket
         self._raw_bucket = raw_bucket
         self._prefix = prefix
 
     def key_for(self, chunk: Chunk) -> str:
+        """The quarantine object key of a chunk: one per byte range, so a retry overwrites its own."""
         # Deterministic per range: a retried chunk overwrites its own quarantine object instead of
         # adding a second copy of the same rejects.
         row = f"+{chunk.first_row}" if chunk.first_row else ""  # a Parquet hand-over inside a row group
         return f"{self._prefix}{chunk.key}/{chunk.start:015d}{row}-{chunk.end:015d}.jsonl"
 
     def put(self, chunk: Chunk, entries: list[dict[str, Any]]) -> str:
+        """A chunk's rejected entries as one JSON Lines object; returns its s3:// URI."""
         return self._put(self.key_for(chunk), entries, "application/x-ndjson")
 
     def put_event(self, name: str, entry: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ older ``Record Changed`` event can still resolve its ``record_ref``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -32,7 +32,11 @@ from botocore.exceptions import ClientError
 from appflow_ingest.domain.records.versions import RecordVersion
 from appflow_ingest.ports.entities import RecordBodyMissing
 
-SUPERSEDED_TAG = {"Key": "superseded", "Value": "true"}
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import TagTypeDef
+
+SUPERSEDED_TAG: TagTypeDef = {"Key": "superseded", "Value": "true"}
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -46,7 +50,7 @@ def split_uri(uri: str) -> tuple[str, str]:
 class S3RecordBodies:
     """Record bodies as S3 objects (``ports.entities.RecordBodies``), keyed by entity key, version and digest."""
 
-    def __init__(self, s3: Any, bucket: str, prefix: str = "records/") -> None:
+    def __init__(self, s3: S3Client, bucket: str, prefix: str = "records/") -> None:
         self._s3 = s3
         self._bucket = bucket
         self._prefix = prefix

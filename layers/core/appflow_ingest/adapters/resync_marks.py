@@ -8,24 +8,31 @@ carries record changes only. Marking is idempotent per event: the event ids are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.timestamps import to_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 WHOLE_OBJECT = "*"  # a GAP_OVERFLOW names no records: the whole object needs a resync
 
 
 def resync_key(object_name: str, record_id: str) -> str:
+    """The ledger-table key of a record's resync mark."""
     return f"resync#{object_name}#{record_id}"
 
 
 class DynamoResyncMarks:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    """Resync marks in the ledger table: records a GAP event said changed, with unknown values."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
     def mark(self, object_name: str, record_id: str, *, reason: str, change_type: str, commit_timestamp: int,
              event_id: str) -> None:  # fmt: skip
+        """Mark a record (or WHOLE_OBJECT) for resync, once per event id."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key={"pk": {"S": resync_key(object_name, record_id)}},

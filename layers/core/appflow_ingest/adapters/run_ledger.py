@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.runs.ledger import RunState
 from appflow_ingest.domain.runs.reports import FlowRunReport
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 RUN = "run#"
 REINGESTION = "reingest#"
@@ -34,6 +37,7 @@ MARKER_TTL_SECONDS = 30 * 24 * 3600
 
 
 def run_key(execution_id: str) -> str:
+    """The ledger key of a flow run."""
     return f"{RUN}{execution_id}"
 
 
@@ -56,7 +60,9 @@ def _s(value: str) -> dict[str, str]:
 
 
 class DynamoRunLedger:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    """The run ledger in DynamoDB: per-run counts of files, chunks and records, each counted once."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
@@ -294,12 +300,14 @@ class DynamoRunLedger:
 
     # ------------------------------------------------------------------ reading and settling
     def read(self, execution_id: str) -> RunState:
+        """The run's state as the ledger holds it now (strongly consistent read)."""
         item = self._dynamodb.get_item(
             TableName=self._table, Key={"pk": _s(run_key(execution_id))}, ConsistentRead=True
         ).get("Item")
         return run_state(execution_id, item or {})
 
     def mark_published(self, execution_id: str, signature: str, outcome: str, reasons: list[str]) -> None:
+        """Record the settlement last published for the run, so the same one is not published twice."""
         self._dynamodb.update_item(
             TableName=self._table,
             Key={"pk": _s(run_key(execution_id))},
@@ -313,7 +321,7 @@ class DynamoRunLedger:
 
     def runs(self) -> list[RunState]:
         """Every run in the ledger (for operators and local mode; a scan, not for the hot path)."""
-        states = []
+        states: list[RunState] = []
         for page in self._dynamodb.get_paginator("scan").paginate(
             TableName=self._table,
             FilterExpression="begins_with(pk, :run)",
@@ -324,6 +332,8 @@ class DynamoRunLedger:
 
 
 def run_state(execution_id: str, item: Mapping[str, Any]) -> RunState:
+    """A RunState from a ledger item (an empty item: a run the ledger has not seen)."""
+
     def text(name: str) -> str | None:
         return item[name]["S"] if name in item else None
 

@@ -8,19 +8,25 @@ its INSERT into one ``Schema Changed`` event (the table is the outbox, as for re
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 SCHEMA_KIND = "schema"
 
 
 def schema_key(object_name: str, field: str) -> str:
+    """The derived-table key of one object's field sighting."""
     return f"schema#{object_name}#{field}"
 
 
 class DynamoSchemaRegistry:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    """Field sightings in the derived table: the first sighting of each field wins exactly once."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 

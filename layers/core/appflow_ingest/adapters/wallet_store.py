@@ -13,10 +13,10 @@ again and recomputes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
 import orjson
@@ -24,6 +24,15 @@ from botocore.exceptions import ClientError
 
 from appflow_ingest.domain.wallet import Aggregate, Contribution
 from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        KeysAndAttributesUnionTypeDef,
+        PutTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 _BATCH_GET_MAX = 100
 # The passes due for re-derivation are found through a sparse index (pass items with a next_change)
@@ -33,24 +42,30 @@ REDERIVE_SHARDS = 16
 
 
 def rederive_shard(member: str) -> str:
+    """The sparse-index partition a member's due pass is spread to."""
     return f"due#{crc32(member.encode()) % REDERIVE_SHARDS}"
 
 
 def contribution_key(source_key: str) -> str:
+    """The derived-table key of a source record's contribution."""
     return f"contrib#{source_key}"
 
 
 def pass_key(member: str) -> str:
+    """The derived-table key of a member's pass."""
     return f"pass#{member}"
 
 
 class DynamoWalletStore:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    """The wallet's contributions and passes in the derived table, committed in one transaction."""
+
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
 
     # ------------------------------------------------------------------ reads (strongly consistent)
     def read_contributions(self, source_keys: Iterable[str]) -> dict[str, StoredContribution]:
+        """The stored contribution of each source key that has one (strongly consistent)."""
         items = self._get([contribution_key(k) for k in source_keys])
         return {
             pk.removeprefix("contrib#"): StoredContribution(
@@ -60,6 +75,7 @@ class DynamoWalletStore:
         }
 
     def read_passes(self, members: Iterable[str]) -> dict[str, StoredPass]:
+        """The stored pass of each member that has one (strongly consistent)."""
         items = self._get([pass_key(m) for m in members])
         return {pk.removeprefix("pass#"): _stored_pass(item) for pk, item in items.items()}
 
@@ -67,7 +83,7 @@ class DynamoWalletStore:
         found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _BATCH_GET_MAX):
-            request: dict[str, Any] = {
+            request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
                 self._table: {
                     "Keys": [{"pk": {"S": k}} for k in unique[start : start + _BATCH_GET_MAX]],
                     "ConsistentRead": True,
@@ -86,7 +102,7 @@ class DynamoWalletStore:
         The index is eventually consistent: the caller reads each pass again, strongly, before acting.
         """
         for shard in range(REDERIVE_SHARDS):
-            request: dict[str, Any] = {
+            request: QueryInputTypeDef = {
                 "TableName": self._table,
                 "IndexName": REDERIVE_INDEX,
                 "KeyConditionExpression": "due_shard = :shard AND next_change <= :today",
@@ -113,16 +129,16 @@ class DynamoWalletStore:
             raise
         return True
 
-    def _put_contribution(self, write: ContributionWrite) -> dict[str, Any]:
+    def _put_contribution(self, write: ContributionWrite) -> TransactWriteItemTypeDef:
         item = {
             "pk": {"S": contribution_key(write.source_key)},
             "kind": {"S": "contribution"},
             "version": {"N": str(write.version)},
             "contribution": {"S": orjson.dumps(write.contribution.to_json()).decode()},
         }
-        return {"Put": {"TableName": self._table, "Item": item, **_unchanged_since("version", write.read_version)}}
+        return _put_unless_changed(self._table, item, "version", write.read_version)
 
-    def _put_pass(self, write: PassWrite) -> dict[str, Any]:
+    def _put_pass(self, write: PassWrite) -> TransactWriteItemTypeDef:
         aggregate = {
             "sums": {k: str(v) for k, v in sorted(write.aggregate.sums.items())},
             "facts": write.aggregate.facts,
@@ -138,19 +154,21 @@ class DynamoWalletStore:
         if write.next_change is not None:
             item["due_shard"] = {"S": rederive_shard(write.member)}
             item["next_change"] = {"S": write.next_change.isoformat()}
-        return {
-            "Put": {"TableName": self._table, "Item": item, **_unchanged_since("revision", write.read_revision or None)}
-        }
+        return _put_unless_changed(self._table, item, "revision", write.read_revision or None)
 
 
-def _unchanged_since(attribute: str, read_value: int | None) -> dict[str, Any]:
+def _put_unless_changed(
+    table: str, item: dict[str, Any], attribute: str, read_value: int | None
+) -> TransactWriteItemTypeDef:
+    """A transactional Put of ``item`` that fails if ``attribute`` moved since it was read (or, unread, if it exists)."""
+    put: PutTypeDef = {"TableName": table, "Item": item}
     if read_value is None:
-        return {"ConditionExpression": "attribute_not_exists(pk)"}
-    return {
-        "ConditionExpression": "#a = :read",
-        "ExpressionAttributeNames": {"#a": attribute},
-        "ExpressionAttributeValues": {":read": {"N": str(read_value)}},
-    }
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "#a = :read"
+        put["ExpressionAttributeNames"] = {"#a": attribute}
+        put["ExpressionAttributeValues"] = {":read": {"N": str(read_value)}}
+    return {"Put": put}
 
 
 def _stored_pass(item: dict[str, Any]) -> StoredPass:

@@ -28,6 +28,8 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class Tier:
+    """A tier of the wallet pass and the lifetime spend it starts at."""
+
     name: str
     threshold: Decimal  # lifetime spend from which a member holds this tier
 
@@ -49,10 +51,12 @@ class WalletConfig:
 
     @property
     def objects(self) -> frozenset[str]:
+        """The Salesforce objects the wallet reads."""
         return frozenset((self.member_object, self.purchase_object, self.promotion_object))
 
     @classmethod
     def from_json(cls, raw: str) -> WalletConfig:
+        """The configuration from WALLET_CONFIG's JSON; ValueError naming an unknown key or a bad value."""
         document = orjson.loads(raw or "{}")
         if not isinstance(document, dict):
             raise ValueError("WALLET_CONFIG: expected a JSON object")
@@ -86,10 +90,12 @@ class Contribution:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The contribution as stored (JSON-ready: sums as decimal strings)."""
         return {"member": self.member, "sums": {k: str(v) for k, v in self.sums.items()}, "facts": dict(self.facts)}
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Contribution:
+        """A contribution from its stored JSON form."""
         return cls(
             document.get("member"),
             {k: Decimal(v) for k, v in (document.get("sums") or {}).items()},
@@ -161,6 +167,7 @@ class Aggregate:
     facts: dict[str, Any] = field(default_factory=dict)
 
     def add(self, contribution: Contribution, sign: int = 1) -> None:
+        """Add a contribution to the sums and facts, or take it away with sign -1."""
         for name, value in contribution.sums.items():
             total = self.sums.get(name, ZERO) + sign * value
             if total:

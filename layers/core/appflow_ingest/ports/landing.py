@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -15,6 +14,14 @@ class ObjectChanged(Exception):
 
 class ChunkQueueError(Exception):
     """Some chunk messages could not be queued."""
+
+
+class ByteStream(Protocol):
+    """A binary stream read front to back (an S3 object's body)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all the rest for -1); ``b""`` at the end."""
+        ...
 
 
 class LandingObjects(Protocol):
@@ -39,7 +46,7 @@ class ChunkBytes(Protocol):
         """Consecutive blocks from ``offset`` (to ``stop``, or to the end of the object)."""
         ...
 
-    def stream(self, obj: Chunk) -> io.RawIOBase:
+    def stream(self, obj: Chunk) -> ByteStream:
         """The whole object as a file-like stream, read front to back (gzip)."""
         ...
 

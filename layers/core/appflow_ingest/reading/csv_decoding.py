@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Generator, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -79,6 +79,7 @@ class CsvDecoder:
         )
 
     def decode(self, records: Iterable[CsvRecord | UnterminatedRecord]) -> Iterator[DecodedItem]:
+        """Decoded records and Undecodable entries, in order, parsed a batch of records at a time."""
         batch: list[CsvRecord] = []
         size = 0
         for record in records:
@@ -124,7 +125,7 @@ class CsvDecoder:
         """The table pyarrow parsed from ``data`` and, for rows it could not read, why."""
         invalid: list[str] = []
 
-        def reject(row: Any) -> str:
+        def reject(row: pa_csv.InvalidRow) -> Literal["skip"]:
             invalid.append(
                 f"expected {row.expected_columns} comma-separated fields as in the header row, got {row.actual_columns}"
             )

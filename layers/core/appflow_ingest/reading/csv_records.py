@@ -26,11 +26,15 @@ MAX_RECORD_BYTES = 8 * 1024 * 1024
 
 
 class CsvRecord(NamedTuple):
+    """One whole CSV record and the byte offset it starts at."""
+
     offset: int  # byte offset of the record's first byte in the file
     raw: bytes  # the record without its final newline (embedded newlines kept as they were)
 
 
 class UnterminatedRecord(NamedTuple):
+    """A record whose quoted field never closed: where it starts, its first line, and why."""
+
     offset: int
     raw: bytes  # the first line of the record whose quoted field never closed
     reason: str

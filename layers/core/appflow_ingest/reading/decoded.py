@@ -65,7 +65,7 @@ def grouped(items: Iterator[DecodedItem], max_records: int) -> Iterator[DecodedB
         if not records and not undecodable:
             first = item.offset
         previous = item.offset
-        if type(item) is Undecodable:
+        if isinstance(item, Undecodable):
             undecodable.append(item)
         else:
             records.append(item.record)

@@ -10,11 +10,14 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.landing.chunks import Chunk
-from appflow_ingest.ports.landing import ChunkBytes
+from appflow_ingest.ports.landing import ByteStream, ChunkBytes
 from appflow_ingest.reading.decoded import DecodedBatch, DecodedItem, Undecodable, undecodable_batch
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 DECOMPRESSED_BLOCK = 8 * 1024 * 1024
 # What a broken compressed stream raises; no retry reads past it. (Network errors reading the
@@ -92,21 +95,25 @@ def batches_then_break(batches: Iterator[DecodedBatch], broken: BrokenStream) ->
 class _CountingReader(io.RawIOBase):
     """A file object that counts the bytes read through it (how far into a broken file gzip got)."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: ByteStream) -> None:
         self._raw = raw
         self.count = 0
 
     def readable(self) -> bool:
+        """Always: a stream to read."""
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes of the stream, counted."""
         data = self._raw.read(size)
         self.count += len(data)
         return data
 
-    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        """Read into ``buffer``; the number of bytes read."""
+        view = memoryview(buffer)
+        data = self.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
 

@@ -55,7 +55,7 @@ def decode_json_line_batch(offset: int, lines: list[bytes]) -> DecodedBatch:
             return DecodedBatch(offset, records, [], lines)
     records, undecodable, offsets = [], [], []
     for item in decode_json_lines(_with_offsets(offset, lines)):
-        if type(item) is Undecodable:
+        if isinstance(item, Undecodable):
             undecodable.append(item)
         else:
             records.append(item.record)
@@ -134,7 +134,8 @@ def _decoded_line_batches(line_batches: Iterator[tuple[int, list[bytes]]], max_l
     Blocks are small (a MiB), so the lines left over from one block wait for the next one's: the
     writer gets full batches, not a short one per block.
     """
-    offset, waiting = 0, []
+    offset = 0
+    waiting: list[bytes] = []
     for block_offset, lines in line_batches:
         if waiting:
             lines = waiting + lines

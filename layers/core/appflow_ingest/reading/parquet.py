@@ -33,9 +33,10 @@ from appflow_ingest.reading.ranged_file import RangedObjectFile
 
 def _column_start(column: pq.ColumnChunkMetaData) -> int:
     start = column.data_page_offset
+    dictionary = column.dictionary_page_offset  # None without a dictionary page
     # Some writers record a dictionary page offset of 0 for "none": only an earlier real one counts.
-    if column.has_dictionary_page and 0 < column.dictionary_page_offset < start:
-        start = column.dictionary_page_offset
+    if column.has_dictionary_page and dictionary is not None and 0 < dictionary < start:
+        start = dictionary
     return start
 
 
@@ -71,7 +72,7 @@ def batch_to_records(batch: pa.RecordBatch | pa.Table) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-def _column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+def _column_values(column: pa.Array[Any] | pa.ChunkedArray[Any]) -> list[Any]:
     kind = column.type
     if pa.types.is_dictionary(kind):
         column = column.cast(kind.value_type)
@@ -81,17 +82,28 @@ def _column_values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     if pa.types.is_timestamp(kind):
         # Salesforce's fixed-width UTC form; a naive timestamp is taken as UTC.
         millis = column.cast(pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.timestamp("ms"))
-        return pc.binary_join_element_wise(pc.strftime(millis, format="%Y-%m-%dT%H:%M:%S"), "Z", "").to_pylist()
+        # The stub's strftime wants TimestampScalar arrays and its cast returns Scalar[TimestampType] ones: the same.
+        seconds = pc.strftime(millis, format="%Y-%m-%dT%H:%M:%S")  # type: ignore[arg-type]
+        return _with_suffix(seconds, "Z")
     if pa.types.is_date(kind):
         return column.cast(pa.string()).to_pylist()
     if pa.types.is_time(kind):
         text = column.cast(pa.time32("ms"), safe=False).cast(pa.string())
-        return pc.binary_join_element_wise(text, "Z", "").to_pylist()
+        return _with_suffix(text, "Z")
     if pa.types.is_decimal(kind):
         return column.cast(pa.int64() if kind.scale <= 0 else pa.float64()).to_pylist()
     if pa.types.is_null(kind) or pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return column.to_pylist()
     return [_json_value(value) for value in column.to_pylist()]
+
+
+def _with_suffix(text: pa.Array[Any] | pa.ChunkedArray[Any], suffix: str) -> list[str | None]:
+    """Each string of ``text`` with ``suffix`` appended (a null stays null), as Python values."""
+    # The stub's overloads want every argument to be an array of one type; pyarrow takes a Python
+    # string as a scalar, as its documentation shows.
+    joined = pc.binary_join_element_wise(text, suffix, "")  # type: ignore[call-overload]
+    values: list[str | None] = joined.to_pylist()
+    return values
 
 
 def _json_value(value: Any) -> Any:
@@ -137,7 +149,8 @@ def read_parquet(chunk: Chunk, source: ChunkBytes, max_rows: int) -> Iterator[De
     """
     file = RangedObjectFile(source, chunk)
     try:
-        parquet = pq.ParquetFile(file)
+        # pyarrow reads any Python file object (it wraps it in a PythonFile); the stub names IO[Any] only.
+        parquet = pq.ParquetFile(file)  # type: ignore[arg-type]
     except (pa.ArrowException, OSError) as error:
         if chunk.start == 0:  # one report per file, from the chunk that owns its first byte
             reason = f"expected a Parquet file (footer and PAR1 magic): {error}"

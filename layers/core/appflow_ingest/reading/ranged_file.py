@@ -9,9 +9,13 @@ ranged GETs of their own. Memory holds at most one row group's compressed bytes.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from appflow_ingest.domain.landing.chunks import Chunk
 from appflow_ingest.ports.landing import ChunkBytes
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 class RangedObjectFile(io.RawIOBase):
@@ -27,15 +31,19 @@ class RangedObjectFile(io.RawIOBase):
         self.requests = 0  # ranged reads made, for tests and logs
 
     def readable(self) -> bool:
+        """Always: the file is read-only."""
         return True
 
     def seekable(self) -> bool:
+        """Always: any position is one ranged read away."""
         return True
 
     def tell(self) -> int:
+        """The current position in the object."""
         return self._position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` from the start, the current position or the end; the new position."""
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
         self._position = max(0, base + offset)
         return self._position
@@ -50,6 +58,7 @@ class RangedObjectFile(io.RawIOBase):
         self._window = b""
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes from the position (all the rest for -1): from the window, else one ranged read."""
         start = self._position
         stop = self._size if size is None or size < 0 else min(self._size, start + size)
         if stop <= start:
@@ -62,9 +71,11 @@ class RangedObjectFile(io.RawIOBase):
         self._position = stop
         return data
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        """Read into ``buffer``; the number of bytes read."""
+        view = memoryview(buffer)
+        data = self.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
     def _read(self, start: int, stop: int) -> bytes:

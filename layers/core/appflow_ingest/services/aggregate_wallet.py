@@ -28,7 +28,6 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.domain.records.body_codec import record_of_image
 from appflow_ingest.domain.wallet import (
@@ -39,8 +38,9 @@ from appflow_ingest.domain.wallet import (
     derive_pass,
     next_change,
 )
-from appflow_ingest.observability import correlate_stream_batch, logger, metrics
+from appflow_ingest.observability import logger, metrics
 from appflow_ingest.ports.wallet import ContributionWrite, PassWrite, StoredContribution, StoredPass, WalletStore
+from appflow_ingest.services.stream_records import stream_records
 
 MAX_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 
@@ -231,16 +231,15 @@ def aggregate_wallet(
     event: Mapping[str, Any], *, aggregator: WalletAggregator, read_body: Callable[[str], Any] | None = None
 ) -> dict[str, list[dict[str, str]]]:
     """Apply a stream batch; on failure report it from its first record (every step is idempotent)."""
-    records = list(DynamoDBStreamEvent(event).records)
-    correlate_stream_batch(records)
+    records = stream_records(event)
     changes: list[SourceVersion] = []
     failed_at: str | None = None
-    for record in records:
+    for sequence_number, images in records:
         try:
-            change = source_version(record.dynamodb.new_image, aggregator.config, read_body)
+            change = source_version(images.new_image, aggregator.config, read_body)
         except (KeyError, TypeError, ValueError):
-            logger.exception("stream record cannot be read", extra={"sequence_number": record.dynamodb.sequence_number})
-            failed_at = record.dynamodb.sequence_number
+            logger.exception("stream record cannot be read", extra={"sequence_number": sequence_number})
+            failed_at = sequence_number
             break
         if change is not None:
             changes.append(change)
@@ -249,7 +248,7 @@ def aggregate_wallet(
     except AggregationConflict as error:
         logger.warning("aggregation contended", extra={"reason": str(error)})
         metrics.add_metric(name="AggregationConflicts", unit=MetricUnit.Count, value=1)
-        return {"batchItemFailures": [{"itemIdentifier": records[0].dynamodb.sequence_number}]}
+        return {"batchItemFailures": [{"itemIdentifier": records[0].sequence_number}]}
     for name, value in (
         ("WalletChangesApplied", report.applied),
         ("WalletChangesStale", report.stale),

@@ -55,6 +55,8 @@ class ConcurrentUpdates(RuntimeError):
 
 @dataclass
 class ChangeReport:
+    """What became of one change event: its records written, stale, marked for resync or quarantined."""
+
     event_id: str
     object: str | None = None
     change_type: str | None = None
@@ -67,10 +69,13 @@ class ChangeReport:
     quarantined: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (the handler's response, the log line)."""
         return asdict(self)
 
 
 class ChangeApplier:
+    """Applies Salesforce change events to the entity table, newest wins, through guarded read-merge-writes."""
+
     def __init__(
         self,
         merger: EntityMerger,
@@ -100,6 +105,7 @@ class ChangeApplier:
         self._clock = clock
 
     def apply(self, event: Mapping[str, Any]) -> ChangeReport:
+        """Apply one change event (or the event its S3 pointer names); one that cannot be applied is quarantined."""
         event_id = str(event.get("id") or "")
         report = ChangeReport(event_id=event_id)
         correlate(event_id=event_id)

@@ -60,6 +60,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError,
 
 @dataclass
 class ChunkReport:
+    """What became of one chunk: records read, written, stale and quarantined, and any hand-over."""
+
     chunk: str
     read: int = 0
     written: int = 0
@@ -70,6 +72,7 @@ class ChunkReport:
     superseded: bool = False  # the object was replaced after planning; its new version is planned anew
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (the handler's response, the log line)."""
         return asdict(self)
 
 
@@ -102,6 +105,8 @@ class _Snapshot(NamedTuple):
 
 
 class ChunkIngester:
+    """Ingests chunks: decodes, checks and writes their records newest-wins, quarantines the rest."""
+
     def __init__(
         self,
         objects: ChunkBytes,
@@ -142,6 +147,7 @@ class ChunkIngester:
         return self.ingest(chunk, remaining_ms)
 
     def ingest(self, chunk: Chunk, remaining_ms: Callable[[], int] | None = None) -> ChunkReport:
+        """Ingest one chunk; a chunk running out of time hands the rest of its range to a new message."""
         report = ChunkReport(chunk=chunk.id)
         correlate(
             flow=chunk.landing.flow_name,
@@ -195,7 +201,7 @@ class ChunkIngester:
             with _cyclic_gc_paused():
                 try:
                     batch = next(batches, None)
-                except (*TRANSIENT_ERRORS, ObjectChanged):
+                except TRANSIENT_ERRORS + (ObjectChanged,):
                     raise
                 except Exception as error:  # noqa: BLE001 - the input's doing: no retry reads it (TRANSIENT_ERRORS)
                     self._unreadable(chunk, position, error, report, rejects)
@@ -228,9 +234,9 @@ class ChunkIngester:
                 versions = self._apply_rules(versions, batch.records, rejected)
             ruled: set[int] = set()  # records the rules already masked (stored as such) but too large
             if versions:
-                for version, error in self._write(versions, chunk, report, written_here):
+                for version, refusal in self._write(versions, chunk, report, written_here):
                     index = next(i for i, record in enumerate(batch.records) if record is version.record)
-                    rejected.append((index, version.record, error))
+                    rejected.append((index, version.record, refusal))
                     ruled.add(id(version.record))
             if rejected or batch.undecodable:
                 offsets = batch.record_offsets()
@@ -291,8 +297,10 @@ class ChunkIngester:
     def _shown(
         self, error: RecordRejected, record: Any, config: ObjectConfig | None, known: Mapping[int, str]
     ) -> RecordRejected:
-        """The rejection as a reason may show it: without the value when its field is masked (the
-        checks before the rules, id, version and key size, do not know the masks)."""
+        """The rejection as a reason may show it: without the value when its field is masked.
+
+        The checks before the rules (id, version and key size) do not know the masks.
+        """
         if self._rules is None or error.masked or error.got is None:
             return error
         if self._rules.masks(known.get(id(record)) or record_object(record, config), error.field):

@@ -29,12 +29,15 @@ from appflow_ingest.reading.formats import SNIFF_BYTES, detect_format, is_splitt
 
 @dataclass
 class FilePlan:
+    """A landed file's plan: its format and chunks, or why it was skipped."""
+
     uri: str
     format: str | None = None
     chunks: list[Chunk] = field(default_factory=list)
     skipped: str | None = None
 
     def summary(self) -> dict[str, Any]:
+        """The plan in short (chunk count, not the chunks), for the response and the log line."""
         return {"uri": self.uri, "format": self.format, "chunks": len(self.chunks), "skipped": self.skipped}
 
 
@@ -59,12 +62,12 @@ def landed_objects_from_event(event: Mapping[str, Any]) -> list[LandedObject]:
                 etag=record.s3.get_object.etag or None,
                 version_id=record.s3.get_object.version_id,
             )
-            for record in S3Event(event).records
+            for record in S3Event(dict(event)).records
             if record.event_name.startswith("ObjectCreated")
         ]
     if event.get("Event") == "s3:TestEvent":
         return []
-    detail = S3EventBridgeNotificationEvent(event).detail
+    detail = S3EventBridgeNotificationEvent(dict(event)).detail
     obj = detail.object
     return [
         LandedObject(
@@ -82,6 +85,8 @@ def landed_objects_from_event(event: Mapping[str, Any]) -> list[LandedObject]:
 
 
 class FilePlanner:
+    """Plans landed files: heads each one, tells its format, queues one message per byte range."""
+
     def __init__(
         self,
         objects: LandingObjects,
@@ -99,6 +104,7 @@ class FilePlanner:
         self._runs = runs
 
     def plan(self, notified: LandedObject) -> FilePlan:
+        """Plan the object a notification names (the version it names); a folder marker or gone object is skipped."""
         landing = parse_landing_key(decode_notification_key(notified.key), self._flows)
         correlate(flow=landing.flow_name, execution_id=landing.execution_id, file=notified.uri)
         plan = self._plan(notified)

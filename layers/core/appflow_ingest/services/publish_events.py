@@ -17,14 +17,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from appflow_ingest.domain.bus_events.derived_items import derived_item_event
 from appflow_ingest.domain.bus_events.envelope import BusEvent
 from appflow_ingest.domain.bus_events.record_changed import record_changed_event, superseded_body, version_advanced
-from appflow_ingest.observability import correlate_stream_batch, logger, metrics
+from appflow_ingest.observability import logger, metrics
 from appflow_ingest.ports.bus import EventPublisher, PublishError
 from appflow_ingest.ports.entities import RecordBodies, RecordBodyMissing
+from appflow_ingest.services.stream_records import stream_records
 
 
 def _body_reader(bodies: RecordBodies | None) -> Callable[[str], Any] | None:
@@ -102,10 +102,11 @@ def publish_record_events(
     metrics.add_metric(name="VersionsWithoutChange", unit=MetricUnit.Count, value=unchanged)
     # After publishing: an event names its body, so that body is not released before its event
     # is out. Tagging is idempotent; a failure here fails the batch and it is delivered again.
-    for sequence_number, body in superseded:
-        if failed_at is not None and int(sequence_number) >= int(failed_at):
-            break
-        bodies.mark_superseded(body)  # type: ignore[union-attr]
+    if bodies is not None:  # without a body store no body is superseded
+        for sequence_number, body in superseded:
+            if failed_at is not None and int(sequence_number) >= int(failed_at):
+                break
+            bodies.mark_superseded(body)
     return _response(failed_at)
 
 
@@ -130,12 +131,9 @@ def _publish(
     """
     pending: list[tuple[str, BusEvent]] = []
     failed_at: str | None = None
-    records = list(DynamoDBStreamEvent(event).records)
-    correlate_stream_batch(records)
-    for record in records:
-        sequence_number = record.dynamodb.sequence_number
+    for sequence_number, images in stream_records(event):
         try:
-            published = to_event(record.dynamodb.old_image, record.dynamodb.new_image, sequence_number)
+            published = to_event(images.old_image, images.new_image, sequence_number)
         except (KeyError, TypeError, ValueError) as error:
             logger.exception("stream record cannot be mapped", extra={"sequence_number": sequence_number})
             failed_at = sequence_number

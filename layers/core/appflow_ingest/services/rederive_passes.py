@@ -38,6 +38,8 @@ class RederiveUnfinished(RuntimeError):
 
 @dataclass
 class RederiveReport:
+    """What one scheduled run did: passes due, derived again, no longer due, and retries."""
+
     day: str
     due: int = 0  # passes the index named as due
     rederived: int = 0  # passes written for the day (the pass itself changed or not)
@@ -46,6 +48,7 @@ class RederiveReport:
     members: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (without the member ids)."""
         return {
             "day": self.day,
             "due": self.due,
@@ -56,8 +59,10 @@ class RederiveReport:
 
 
 def run_day(event: Mapping[str, Any] | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> date:
-    """The day a run is for: the schedule's own time (``scheduled_time``, UTC), so a late retry or a
-    replayed event derives the day it was meant for; the clock only when the event names none."""
+    """The day a run is for: the schedule's own time (``scheduled_time``, UTC), else the clock's.
+
+    So a late retry or a replayed event derives the day it was meant for.
+    """
     text = (event or {}).get("scheduled_time")
     if not text:
         return now().date()
@@ -69,6 +74,8 @@ def run_day(event: Mapping[str, Any] | None, now: Callable[[], datetime] = lambd
 
 
 class PassRederiver:
+    """Derives again the wallet passes whose next change (a promotion starting or ending) is due."""
+
     def __init__(
         self,
         store: DuePassStore,
@@ -128,8 +135,10 @@ class PassRederiver:
 def rederive_passes(
     event: Mapping[str, Any], *, rederiver: PassRederiver, remaining_ms: Callable[[], int] | None = None
 ) -> dict[str, Any]:
-    """The scheduled run: derive again the passes due on the scheduled day; raise when unfinished
-    (the scheduler retries, and the retry finds only what is still due)."""
+    """The scheduled run: derive again the passes due on the scheduled day; raise when unfinished.
+
+    The scheduler retries, and the retry finds only what is still due.
+    """
     day = run_day(event)
     report = rederiver.rederive(day, remaining_ms=remaining_ms)
     metrics.add_metric(name="PassesDue", unit=MetricUnit.Count, value=report.due)

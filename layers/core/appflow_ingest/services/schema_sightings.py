@@ -14,10 +14,13 @@ from appflow_ingest.ports.entities import SchemaRegistry
 
 
 class SchemaSightings:
+    """Reports each field seen for the first time, once per deployment (metric and log line)."""
+
     def __init__(self, registry: SchemaRegistry) -> None:
         self._registry = registry
 
     def report(self, object_name: str, field: str) -> None:
+        """Report the field if this is its first sighting deployment-wide."""
         if self._registry.first_sighting(object_name, field):
             metrics.add_metric(name="SchemaFieldsDiscovered", unit=MetricUnit.Count, value=1)
             logger.info("new field", extra={"object": object_name, "field": field})

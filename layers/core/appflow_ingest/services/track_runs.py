@@ -33,16 +33,21 @@ from appflow_ingest.ports.runs import FinishedChunk, RunLedger
 
 @dataclass
 class ReportOutcome:
+    """What became of one of AppFlow's flow run reports: recorded or ignored (why), and the run's settlement."""
+
     execution_id: str | None
     recorded: bool
     ignored: str | None = None
     settled: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The outcome as a JSON-ready dict (the handler's response)."""
         return dict(self.__dict__)
 
 
 class RunTracker:
+    """The run ledger's keeper: counts files, chunks and records per AppFlow run and settles each run once."""
+
     def __init__(
         self, ledger: RunLedger, publisher: EventPublisher, *, event_source: str, landing_bucket: str = ""
     ) -> None:
@@ -53,6 +58,7 @@ class RunTracker:
 
     # ------------------------------------------------------------------ files
     def file_planned(self, obj: LandedObject, landing: LandingKey, chunks: int) -> None:
+        """Count a planned file and its chunks in its run, once (nothing for a file outside any run)."""
         if not landing.execution_id:
             return  # a file laid out by hand, outside any AppFlow run: nothing to reconcile
         file_id = f"{obj.uri}@{obj.etag or obj.version_id or ''}"
@@ -106,6 +112,7 @@ class RunTracker:
 
     # ------------------------------------------------------------------ AppFlow's reports
     def record_report(self, event: Mapping[str, Any]) -> ReportOutcome:
+        """Record one of AppFlow's flow run reports (one for another destination is ignored), then settle its run if complete."""
         try:
             report = parse_run_report(event)
         except RunReportRejected as error:

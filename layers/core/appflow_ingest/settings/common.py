@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -78,7 +79,7 @@ def wallet_from_json(raw: str) -> WalletConfig | None:
         raise ConfigurationError(f"WALLET_CONFIG: {error}") from None
 
 
-def wallet(env: Mapping[str, str], document: Mapping | None) -> WalletConfig | None:
+def wallet(env: Mapping[str, str], document: Mapping[str, Any] | None) -> WalletConfig | None:
     """The wallet: the configuration document's when there is one, else WALLET_CONFIG."""
     if document is None:
         return wallet_from_json(env.get("WALLET_CONFIG", ""))

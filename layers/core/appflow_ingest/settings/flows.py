@@ -59,7 +59,9 @@ def _objects(document: Mapping[str, Any]) -> tuple[dict[str, ObjectConfig], dict
 
 def _rules(document: Mapping[str, Any], rule_sets: Mapping[str, RuleSet] | None) -> dict[str, str]:
     if rule_sets is None:
-        from appflow_ingest.domain.rules import RULE_SETS as rule_sets
+        from appflow_ingest.domain.rules import RULE_SETS
+
+        rule_sets = RULE_SETS
 
     bound: dict[str, str] = {}
     for flow, spec in document.items():

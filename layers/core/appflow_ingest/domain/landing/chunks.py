@@ -62,9 +62,12 @@ class Chunk:
 
     @property
     def writer(self) -> str:
-        """Who writes this chunk's records (``written_by`` on the items): a retry or a duplicate of the
-        chunk is the same writer, so it recognizes its own earlier writes; a re-ingestion of the same
-        range is another, whose records already stored count stale, not written."""
+        """Who writes this chunk's records (``written_by`` on the items).
+
+        A retry or a duplicate of the chunk is the same writer, so it recognizes its own earlier
+        writes; a re-ingestion of the same range is another, whose records already stored count
+        stale, not written.
+        """
         return f"{self.id}#{self.reingestion}" if self.reingestion else self.id
 
     def remainder_from(self, offset: int, first_row: int = 0) -> Chunk:

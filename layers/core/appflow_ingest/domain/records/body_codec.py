@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -63,10 +63,13 @@ def decode_body(value: str | bytes | bytearray | memoryview | None, codec: str |
     if codec is None:
         if not isinstance(value, str):
             raise UnknownCodec(f"record is binary but the item names no codec (expected one of {CODECS})")
-        return orjson.loads(value)
+        # orjson.loads returns Any: a body is the JSON object body_attributes wrote from a record.
+        return cast(dict[str, Any], orjson.loads(value))
     if codec != GZIP:
         raise UnknownCodec(f"codec {codec!r}: expected one of {CODECS} (written by a newer version?)")
-    return orjson.loads(zlib.decompress(bytes(value), wbits=_GZIP_WBITS))
+    if isinstance(value, str):  # as bytes(value) would: a compressed body is binary (callers decode base64)
+        raise TypeError("a gzip record body must be binary, got text")
+    return cast(dict[str, Any], orjson.loads(zlib.decompress(bytes(value), wbits=_GZIP_WBITS)))
 
 
 def record_of_item(item: Mapping[str, Any], read_body: Callable[[str], Any] | None = None) -> dict[str, Any] | None:

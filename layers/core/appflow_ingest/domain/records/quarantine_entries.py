@@ -53,8 +53,11 @@ def rejected_record(
 
 
 def rejected_message(body: str, reason: str) -> dict[str, Any]:
-    """A chunk message that cannot be read (not JSON, a required field missing): the message itself is
-    kept, as clear content (nothing tells what it holds, so it goes to the raw quarantine bucket)."""
+    """The entry of a chunk message that cannot be read (not JSON, a required field missing).
+
+    The message itself is kept, as clear content: nothing tells what it holds, so it goes to the
+    raw quarantine bucket.
+    """
     return {"kind": "unreadable-message", "field": None, "reason": f"chunk message: {reason}", "message": body}
 
 
@@ -72,8 +75,10 @@ def rejected_event(event: Mapping[str, Any], field: str, reason: str, masking: M
 def split_clear_content(
     entries: list[dict[str, Any]], raw_location: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The entries without clear content (naming ``raw_location`` where they had some), and apart
-    that clear content, each with the source, offset and reason that find its entry."""
+    """The entries without clear content (naming ``raw_location`` where they had some), and that content apart.
+
+    Each piece of clear content keeps the source, offset and reason that find its entry.
+    """
     kept, clear = [], []
     for entry in entries:
         content = {key: entry[key] for key in CLEAR_CONTENT if key in entry}

@@ -59,8 +59,10 @@ class RecordRejected(ValueError):
         super().__init__(f"{where}expected {expected}{shown}")
 
     def without_value(self) -> RecordRejected:
-        """The same rejection with the value left out: the field is masked (its reason reaches
-        quarantine entries and logs, where a masked value never goes)."""
+        """The same rejection with the value left out, for a masked field.
+
+        Its reason reaches quarantine entries and logs, where a masked value never goes.
+        """
         if self.masked or self.got is None:
             return self
         return RecordRejected(self.field, self.expected, self.got, masked=True)

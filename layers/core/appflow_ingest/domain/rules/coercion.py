@@ -43,6 +43,7 @@ _EXACT_FLOAT_INT = 2.0**53  # every integer below this is a float; above it, int
 
 
 def to_string(value: Any) -> str | None:
+    """A non-empty string, or None for empty (a boolean or number in its text form); CoercionError otherwise."""
     if type(value) is str:
         return value or None
     return _string_any_form(value)
@@ -57,6 +58,7 @@ def to_id(value: Any) -> str | None:
 
 
 def to_boolean(value: Any) -> bool | None:
+    """A boolean from a boolean, 0/1 or its text (true/false, yes/no, ...), or None for empty; CoercionError otherwise."""
     if type(value) is bool:
         return value
     if type(value) is str and value in _BOOLEAN_TEXTS:
@@ -93,9 +95,9 @@ def to_number(value: Any) -> int | float | str | None:
     A value a float cannot hold exactly (more than ~15 significant digits) stays a decimal string,
     so no amount is ever rounded; aggregation reads all three forms as Decimal.
     """
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:  # exactly int: a bool goes on and is refused below
         return value
+    kind = type(value)
     number = value if kind is float else _short_decimal_text(value) if kind is str else None
     if number is not None:
         if not number.is_integer():
@@ -107,9 +109,10 @@ def to_number(value: Any) -> int | float | str | None:
 
 
 def to_integer(value: Any) -> int | None:
-    kind = type(value)
-    if kind is int:
+    """An integer from an integral number or its text, or None for empty; CoercionError otherwise."""
+    if type(value) is int:  # exactly int: a bool goes on and is refused below
         return value
+    kind = type(value)
     number = value if kind is float else _short_decimal_text(value) if kind is str else None
     if number is not None and number.is_integer() and -_EXACT_FLOAT_INT < number < _EXACT_FLOAT_INT:
         return int(number)

@@ -48,8 +48,11 @@ def compile_record_check(
 
 
 class _Form(NamedTuple):
-    """A common form of a type: when ``accepts`` holds (and ``parser``, if any, reads the value),
-    the field's coercer would return ``stored`` (an expression of ``raw``)."""
+    """A common form of a type, which the generated check stores without calling the coercer.
+
+    When ``accepts`` holds (and ``parser``, if any, reads the value), the field's coercer would
+    return ``stored`` (an expression of ``raw``).
+    """
 
     accepts: str
     stored: str = "raw"

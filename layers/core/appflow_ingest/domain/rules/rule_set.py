@@ -97,6 +97,7 @@ class CompiledRuleSet:
         self._on_new_field = on_new_field
 
     def apply(self, version: RecordVersion) -> RecordVersion:
+        """Check and coerce the record in place (renames and drops applied); RecordRejected naming the first bad field."""
         record = version.record
         if version.deleted:
             updates = self._checked(record, self._tombstone)
@@ -199,8 +200,10 @@ class CompiledRuleSet:
 
 
 def _live_rule(name: str, spec: Field, allowed: frozenset[Any] | None, mask: Callable[[Any], str] | None) -> FieldRule:
-    """A live record's rule for one field: coerce (CoercionError on a bad type), then only the
-    checks the field declares. A plain field's rule is its coercer itself."""
+    """A live record's rule for one field: coerce (CoercionError on a bad type), then its declared checks.
+
+    A plain field's rule is its coercer itself.
+    """
     coerce = COERCERS[spec.type]
     required = spec.required
     if not required and allowed is None and mask is None:
@@ -223,8 +226,10 @@ def _live_rule(name: str, spec: Field, allowed: frozenset[Any] | None, mask: Cal
 
 
 def _tombstone_rule(spec: Field, mask: Callable[[Any], str] | None) -> FieldRule:
-    """A tombstone's rule for one field: stored whatever it holds (the delete must win), so a value
-    of the wrong type is kept as it came and nothing is required or checked; masks still apply."""
+    """A tombstone's rule for one field: stored whatever it holds (the delete must win); masks still apply.
+
+    A value of the wrong type is kept as it came, and nothing is required or checked.
+    """
     coerce = COERCERS[spec.type]
 
     def kept(raw: Any) -> Any:
@@ -238,9 +243,12 @@ def _tombstone_rule(spec: Field, mask: Callable[[Any], str] | None) -> FieldRule
 
 
 def _masker(kind: str | None, key: bytes | None, context: str) -> Callable[[Any], str] | None:
-    """A keyed hash keeps equal values equal (joins, deduplication, "same email as before") without
+    """How a field of this masking kind is masked: a keyed hash, or redaction; None if it is not masked.
+
+    A keyed hash keeps equal values equal (joins, deduplication, "same email as before") without
     revealing them; unkeyed, a hash of an email or phone number is reversed by a dictionary, so
-    without a key the value is redacted instead. ``redact`` is for values nobody needs to match."""
+    without a key the value is redacted instead. ``redact`` is for values nobody needs to match.
+    """
     if kind is None:
         return None
     if kind == REDACT or not key:
@@ -298,6 +306,7 @@ class ObjectRules:
         )
 
     def apply(self, version: RecordVersion) -> RecordVersion:
+        """Apply the object's rules to the version (one without rules passes unchanged)."""
         compiled = self._compiled.get(version.object)
         return version if compiled is None else compiled.apply(version)
 

@@ -189,17 +189,16 @@ def s3_pointer(detail: Mapping[str, Any]) -> tuple[str, str] | None:
             if isinstance(value, str) and value.startswith("s3://") and "/" in value[5:]:
                 bucket, _, key = value[5:].partition("/")
                 return bucket, key
-        bucket = next((candidate[f] for f in _BUCKET_FIELDS if isinstance(candidate.get(f), str)), None)
-        key = next((candidate[f] for f in _KEY_FIELDS if isinstance(candidate.get(f), str)), None)
-        if bucket and key:
-            return bucket, key
+        named_bucket = next((v for f in _BUCKET_FIELDS if isinstance(v := candidate.get(f), str)), None)
+        named_key = next((v for f in _KEY_FIELDS if isinstance(v := candidate.get(f), str)), None)
+        if named_bucket and named_key:
+            return named_bucket, named_key
     return None
 
 
 def unwrap_pointed_event(document: Any) -> Mapping[str, Any]:
     """The change event detail in an object a pointer names: a whole EventBridge event, or its detail."""
-    if isinstance(document, Mapping) and isinstance(document.get("detail"), Mapping):
-        return document["detail"]
     if isinstance(document, Mapping):
-        return document
+        detail = document.get("detail")
+        return detail if isinstance(detail, Mapping) else document
     raise ValueError(f"expected a JSON object (an event or its detail), got {type(document).__name__}")
