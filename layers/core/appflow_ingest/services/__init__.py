@@ -1,1 +1,1 @@
-"""One use case per Lambda function: plan a file, ingest a chunk, publish changes."""
+"""One use case per Lambda function: plan a file, ingest a chunk, apply change events, publish bus events, and so on."""
