@@ -23,9 +23,10 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
+from appflow_local.operations.errors import UserError
+from appflow_local.operations.timefilter import instant
+
 FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAME_LIMIT = 64  # rule and replay names
 # AWS: "There may be a delay between an event being received on an event bus and the event arriving
 # in the archive. We recommend you delay replaying archived events for 10 minutes."
@@ -38,18 +39,12 @@ class ReplayError(Exception):
 
 def parse_instant(text: str, *, now: datetime | None = None, option: str = "--since") -> datetime:
     """ISO-8601 (``2026-11-30T10:00:00Z``, ``2026-11-30``) or a time ago (``90m``, ``6h``, ``2d``, ``1w``), in UTC."""
-    now = now or datetime.now(UTC)
-    relative = _RELATIVE.match(text.strip())
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2)
-        return now - timedelta(**{_UNITS[unit]: amount})
     try:
-        instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return instant(text, option, now)
+    except UserError:
         raise ReplayError(
             f"{option} {text!r}: expected an ISO-8601 time (2026-11-30T10:00:00Z) or a time ago (90m, 6h, 2d, 1w)"
         ) from None
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,20 @@ _AGE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def epoch_millis(text: str, flag: str, now: datetime | None = None) -> int:
-    """The instant ``text`` names, in UTC epoch milliseconds; a UserError naming ``flag`` otherwise."""
+def instant(text: str, flag: str, now: datetime | None = None) -> datetime:
+    """The instant ``text`` names, in UTC; a UserError naming ``flag`` otherwise."""
     now = now or datetime.now(UTC)
     if match := _AGE.match(text.strip()):
-        instant = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    else:
-        try:
-            instant = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise UserError(
-                f"{flag} {text!r}: expected an ISO date or time (2026-11-30, 2026-11-30T08:00Z) or an age (90m, 24h, 7d)"
-            ) from None
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=UTC)
-    return int(instant.timestamp() * 1000)
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"{flag} {text!r}: expected an ISO date or time (2026-11-30, 2026-11-30T08:00Z) or an age (90m, 24h, 7d)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def epoch_millis(text: str, flag: str, now: datetime | None = None) -> int:
+    """The instant ``text`` names, in UTC epoch milliseconds; a UserError naming ``flag`` otherwise."""
+    return int(instant(text, flag, now).timestamp() * 1000)
